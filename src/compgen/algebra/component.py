@@ -1,0 +1,116 @@
+"""The one protocol every density in compgen implements.
+
+A component is an unnormalized density over R^dim at every noise level t in [0, 1],
+``p_t(x) ∝ exp(-E(x, t))``, with score ``s(x, t) = grad_x log p_t(x) = -grad_x E(x, t)``.
+Components are pure functions of ``(x, t)``: no hidden state changes between calls, so a
+component can be evaluated in another process or on another machine.
+
+Score-only components (``has_energy = False``) still compose by products and powers, since
+scores add, but anything that needs energy values (mixtures, Metropolis-Hastings) raises
+:class:`EnergyRequiredError` naming the score-only part.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule
+
+if TYPE_CHECKING:
+    from compgen.algebra.compose import Mixture, Power, Product
+
+
+class EnergyRequiredError(ValueError):
+    """An operation needs energy values but a component only provides scores."""
+
+
+class Component:
+    """Base class: subclasses implement ``energy`` (if they can) and may override ``score``.
+
+    Attributes:
+        dim: dimension D of x.
+        has_energy: whether ``energy`` is available (else only ``score``).
+        exact: whether the energy is exact at every noise level (analytic densities), so that
+            energy differences across levels can be trusted (SMC resampling uses them).
+        schedule: the forward noising process the component's noise levels refer to.
+    """
+
+    dim: int
+    has_energy: bool = True
+    exact: bool = False
+    schedule: VPSchedule = DEFAULT_SCHEDULE
+
+    # -- evaluation -------------------------------------------------------------------------
+    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+        """E(x, t) for x of shape (B, D); returns (B,)."""
+        raise EnergyRequiredError(f"{self!r} is score-only: it has no energy")
+
+    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+        """-grad_x E(x, t) for x of shape (B, D); returns (B, D)."""
+        return self.energy_and_score(x, t)[1]
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+        """Both at once (one forward and one backward pass for networks).
+
+        Returns: energy (B,) or None for score-only components, and score (B, D).
+        """
+        if not self.has_energy:
+            return None, self.score(x, t)
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            energy = self.energy(x, t)
+            (grad,) = torch.autograd.grad(energy.sum(), x)
+        return energy.detach(), -grad
+
+    # -- introspection ----------------------------------------------------------------------
+    def leaves(self) -> list[Component]:
+        """The components this one is built from (itself for a leaf)."""
+        return [self]
+
+    @property
+    def all_exact(self) -> bool:
+        return all(leaf.exact for leaf in self.leaves())
+
+    def score_only_leaves(self) -> list[Component]:
+        return [leaf for leaf in self.leaves() if not leaf.has_energy]
+
+    def require_energy(self, why: str) -> None:
+        """Raise :class:`EnergyRequiredError` naming every score-only part, if any."""
+        missing = self.score_only_leaves()
+        if missing:
+            names = ", ".join(repr(m) for m in missing)
+            raise EnergyRequiredError(
+                f"{why} needs energies, but {names} {'is' if len(missing) == 1 else 'are'} "
+                "score-only; use an energy-parameterized model (e.g. cg.EnergyDiffusion)"
+            )
+
+    # -- the algebra --------------------------------------------------------------------------
+    def __and__(self, other: Component) -> Product:
+        from compgen.algebra.compose import Product
+
+        return Product([self, other])
+
+    def __or__(self, other: Component) -> Mixture:
+        from compgen.algebra.compose import Mixture
+
+        return Mixture([self, other])
+
+    def __invert__(self) -> Power:
+        from compgen.algebra.compose import Power
+
+        return Power(self, -1.0)
+
+    def __pow__(self, exponent: float) -> Power:
+        from compgen.algebra.compose import Power
+
+        return Power(self, exponent)
+
+    # -- helpers for subclasses ----------------------------------------------------------------
+    def _check_x(self, x: Tensor) -> None:
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(
+                f"{self!r} expects x of shape (batch, {self.dim}), got {tuple(x.shape)}"
+            )

@@ -1,0 +1,203 @@
+"""Compositions of components: each is a component again, so they nest arbitrarily.
+
+=================  ==========================  ===========================================
+expression          density                     energy
+=================  ==========================  ===========================================
+``a & b``           p_a · p_b                   E_a + E_b
+``a | b``           w_a p_a + w_b p_b           -logsumexp(log w_i - E_i)
+``a ** beta``       p_a^beta                    beta · E_a
+``~a``              1 / p_a                     -E_a   (``cg.negate(a, s)`` is p_a^-s)
+``m.given(c)``      p(x | c)                    E(x, t, c)
+=================  ==========================  ===========================================
+
+At noise level t each composition applies to the components' noised densities,
+``q_t = prod_i p_{i,t}``. That is the annealing path the samplers follow; only at t = 0 is it
+the composition itself (the noised product is not the product of noised factors), which is
+why compositions are sampled with annealed MCMC rather than by a plain reverse process.
+
+Mixture weights apply to the components' energies as given: for normalized components
+(Gaussian mixtures) this is the usual mixture; for a product inside a mixture, or a learned
+energy whose normalizing constant is unknown, the weight multiplies an unnormalized density.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from compgen.algebra.component import Component
+
+
+def _check_compatible(components: Sequence[Component], what: str) -> None:
+    if not components:
+        raise ValueError(f"{what} needs at least one component")
+    for c in components:
+        if not isinstance(c, Component):
+            raise TypeError(f"{what} takes compgen components, got {type(c).__name__}")
+    first = components[0]
+    for c in components[1:]:
+        if c.dim != first.dim:
+            raise ValueError(
+                f"{what} of components with different dimensions: "
+                f"{first!r} has dim {first.dim}, {c!r} has dim {c.dim}"
+            )
+        if c.schedule != first.schedule:
+            raise ValueError(
+                f"{what} of components on different noise schedules: "
+                f"{first!r} uses {first.schedule}, {c!r} uses {c.schedule}"
+            )
+
+
+class Product(Component):
+    """Product of experts ``p_1 · p_2 · ...`` (AND): energies and scores add."""
+
+    def __init__(self, components: Sequence[Component]):
+        flat: list[Component] = []
+        for c in components:  # (a & b) & c is stored as one flat product
+            flat.extend(c.components if isinstance(c, Product) else [c])
+        _check_compatible(flat, "product")
+        self.components = flat
+        self.dim, self.schedule = flat[0].dim, flat[0].schedule
+        self.has_energy = all(c.has_energy for c in flat)
+
+    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+        self.require_energy("the energy of a product")
+        return sum(c.energy(x, t) for c in self.components)
+
+    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+        return sum(c.score(x, t) for c in self.components)
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+        parts = [c.energy_and_score(x, t) for c in self.components]
+        score = sum(s for _, s in parts)
+        energy = sum(e for e, _ in parts) if self.has_energy else None
+        return energy, score
+
+    def leaves(self) -> list[Component]:
+        return [leaf for c in self.components for leaf in c.leaves()]
+
+    def __repr__(self) -> str:
+        return " & ".join(_wrap(c, Mixture) for c in self.components)
+
+
+class Mixture(Component):
+    """Mixture ``sum_i w_i p_i`` (OR), exact by logsumexp of log-weights minus energies."""
+
+    def __init__(self, components: Sequence[Component], weights: Sequence[float] | Tensor | None = None):
+        components = list(components)  # a | b | c is (a | b) | c: use cg.mixture for thirds
+        _check_compatible(components, "mixture")
+        for c in components:
+            c.require_energy("a mixture")
+        n = len(components)
+        self._uniform = weights is None
+        w = torch.full((n,), 1.0 / n) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+        if w.shape != (n,):
+            raise ValueError(f"mixture weights must have shape ({n},), got {tuple(w.shape)}")
+        if not torch.all(torch.isfinite(w)) or torch.any(w <= 0):
+            raise ValueError(f"mixture weights must be finite and positive, got {w.tolist()}")
+        self.components = components
+        self.log_weights = torch.log(w / w.sum()).float()
+        self.dim, self.schedule = components[0].dim, components[0].schedule
+        self.has_energy = True
+
+    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+        energies = torch.stack([c.energy(x, t) for c in self.components], dim=-1)  # (B, K)
+        return -torch.logsumexp(self.log_weights.to(energies) - energies, dim=-1)
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor, Tensor]:
+        parts = [c.energy_and_score(x, t) for c in self.components]
+        logits = self.log_weights.to(x) - torch.stack([e for e, _ in parts], dim=-1)  # (B, K)
+        resp = torch.softmax(logits, dim=-1)  # posterior over components
+        score = torch.einsum("bk,kbd->bd", resp, torch.stack([s for _, s in parts]))
+        return -torch.logsumexp(logits, dim=-1), score
+
+    def leaves(self) -> list[Component]:
+        return [leaf for c in self.components for leaf in c.leaves()]
+
+    def __repr__(self) -> str:
+        if self._uniform:
+            return " | ".join(_wrap(c, (Product, Mixture)) for c in self.components)
+        w = torch.exp(self.log_weights).tolist()
+        inner = ", ".join(repr(c) for c in self.components)
+        return f"mixture([{inner}], weights=[{', '.join(f'{v:.3g}' for v in w)}])"
+
+
+class Power(Component):
+    """``p^exponent``: temperature for exponent > 0, inversion (NOT) for exponent < 0.
+
+    ``a & ~b`` is p_a / p_b, and ``a & cg.negate(b, s)`` is p_a / p_b^s. The result is
+    normalizable only where the other factors decay faster than p_b^s.
+    """
+
+    def __init__(self, base: Component, exponent: float):
+        if not isinstance(base, Component):
+            raise TypeError(f"power takes a compgen component, got {type(base).__name__}")
+        exponent = float(exponent)
+        if exponent == 0 or not torch.isfinite(torch.tensor(exponent)):
+            raise ValueError(f"exponent must be finite and non-zero, got {exponent}")
+        self.base, self.exponent = base, exponent
+        self.dim, self.schedule, self.has_energy = base.dim, base.schedule, base.has_energy
+
+    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+        return self.exponent * self.base.energy(x, t)
+
+    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+        return self.exponent * self.base.score(x, t)
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+        energy, score = self.base.energy_and_score(x, t)
+        return (None if energy is None else self.exponent * energy), self.exponent * score
+
+    def leaves(self) -> list[Component]:
+        return self.base.leaves()
+
+    def __repr__(self) -> str:
+        base = _wrap(self.base, (Product, Mixture, Power))
+        if self.exponent == -1:
+            return f"~{base}"
+        if self.exponent < 0:
+            return f"negate({self.base!r}, {-self.exponent:g})"
+        return f"{base} ** {self.exponent:g}"
+
+
+class Conditioned(Component):
+    """A conditional model with its condition bound: ``p(x | c)`` as a plain component."""
+
+    def __init__(self, model: Component, condition: Tensor | int):
+        self.model, self.condition = model, condition
+        self.dim, self.schedule, self.has_energy = model.dim, model.schedule, model.has_energy
+
+    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+        return self.model.energy(x, t, cond=self.condition)
+
+    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+        return self.model.score(x, t, cond=self.condition)
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+        return self.model.energy_and_score(x, t, cond=self.condition)
+
+    def leaves(self) -> list[Component]:
+        return [self]
+
+    def __repr__(self) -> str:
+        c = self.condition
+        shown = c if isinstance(c, int) else f"tensor{tuple(torch.as_tensor(c).shape)}"
+        return f"{self.model!r}.given({shown})"
+
+
+def mixture(components: Sequence[Component], weights: Sequence[float] | Tensor | None = None) -> Mixture:
+    """Weighted mixture ``sum_i w_i p_i``; weights are normalized to sum to one."""
+    return Mixture(list(components), weights)
+
+
+def negate(component: Component, strength: float = 1.0) -> Power:
+    """``p^-strength``, for ``a & negate(b, s)`` = p_a / p_b^s."""
+    if strength <= 0:
+        raise ValueError(f"negate: strength must be positive, got {strength}")
+    return Power(component, -strength)
+
+
+def _wrap(c: Component, kinds: type | tuple[type, ...]) -> str:
+    return f"({c!r})" if isinstance(c, kinds) else repr(c)

@@ -1,0 +1,85 @@
+"""Checkpoints: safetensors weights with a JSON config (format version) in the file's metadata.
+
+One file per model; written atomically (temp file + rename), read without unpickling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from compgen.models.diffusion import DiffusionMLP, EnergyDiffusion, ScoreDiffusion
+from compgen.models.gaussian_mixture import GaussianMixture
+from compgen.schedule import VPSchedule
+
+FORMAT = "compgen-checkpoint"
+FORMAT_VERSION = 1
+_NETWORKS = {cls.__name__: cls for cls in (EnergyDiffusion, ScoreDiffusion)}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, or incompatible with this version of compgen."""
+
+
+def save(model: DiffusionMLP | GaussianMixture, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` (.safetensors) atomically; returns the path."""
+    if isinstance(model, DiffusionMLP):
+        config, tensors = model.config(), {k: v.contiguous() for k, v in model.state_dict().items()}
+    elif isinstance(model, GaussianMixture):
+        config = {"kind": "GaussianMixture", "name": model.name, "schedule": model.schedule.to_dict()}
+        tensors = {"means": model.means, "stds": model.stds, "weights": model.log_weights.exp()}
+    else:
+        raise TypeError(f"save: cannot save {type(model).__name__}; save its leaf models one by one")
+    path = Path(path)
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config)}
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load(path: str | os.PathLike) -> DiffusionMLP | GaussianMixture:
+    """Read a model written by :func:`save`; raises :class:`CheckpointError` on a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({err})") from err
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a compgen checkpoint (no '{FORMAT}' metadata)")
+    if metadata.get("format_version") != str(FORMAT_VERSION):
+        raise CheckpointError(f"{path} has format version {metadata.get('format_version')}, "
+                              f"this compgen reads version {FORMAT_VERSION}")
+    try:
+        config = json.loads(metadata["config"])
+        return _build(config, tensors)
+    except (KeyError, TypeError, json.JSONDecodeError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: config and weights do not match ({err})") from err
+
+
+def _build(config: dict, tensors: dict[str, torch.Tensor]) -> DiffusionMLP | GaussianMixture:
+    kind = config.pop("kind")
+    schedule = VPSchedule(**config.pop("schedule"))
+    if kind == "GaussianMixture":
+        return GaussianMixture(tensors["means"], tensors["stds"], tensors["weights"],
+                               name=config["name"], schedule=schedule)
+    if kind not in _NETWORKS:
+        raise KeyError(f"unknown model kind {kind!r}")
+    model = _NETWORKS[kind](**config, schedule=schedule)
+    model.load_state_dict(tensors, strict=True)  # RuntimeError names missing/unexpected keys
+    return model.eval()

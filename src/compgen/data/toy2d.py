@@ -1,0 +1,50 @@
+"""Named 2D densities, all analytic Gaussian mixtures, for demos, tests and benchmarks.
+
+``bars_h & bars_v`` is a 4x4 grid of blobs that neither factor shows on its own;
+``ring & bars_h`` keeps the ring's modes that lie on the bands.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from compgen.models.gaussian_mixture import GaussianMixture
+
+BAND_CENTERS = (-1.5, -0.5, 0.5, 1.5)
+
+
+def ring(modes: int = 8, radius: float = 2.0, std: float = 0.15) -> GaussianMixture:
+    """``modes`` equal Gaussians evenly spaced on a circle."""
+    angle = 2 * math.pi * torch.arange(modes) / modes
+    means = radius * torch.stack([angle.cos(), angle.sin()], dim=-1)
+    return GaussianMixture(means, std, name="ring")
+
+
+def bars(horizontal: bool, centers: tuple[float, ...] = BAND_CENTERS, width: float = 0.12,
+         length: float = 1.5) -> GaussianMixture:
+    """Parallel bands: Gaussians long (std ``length``) along one axis and thin across it."""
+    c = torch.tensor(centers)
+    zero = torch.zeros_like(c)
+    means = torch.stack([zero, c] if horizontal else [c, zero], dim=-1)
+    stds = torch.tensor([length, width] if horizontal else [width, length]).expand(len(c), 2)
+    return GaussianMixture(means, stds, name="bars_h" if horizontal else "bars_v")
+
+
+def bars_h(**kwargs) -> GaussianMixture:
+    """Horizontal bands at y in ``centers``."""
+    return bars(True, **kwargs)
+
+
+def bars_v(**kwargs) -> GaussianMixture:
+    """Vertical bands at x in ``centers``."""
+    return bars(False, **kwargs)
+
+
+def blob(center: tuple[float, float] = (0.0, 0.0), std: float = 1.0, name: str = "blob") -> GaussianMixture:
+    """One isotropic Gaussian."""
+    return GaussianMixture(torch.tensor([center]), std, name=name)
+
+
+DENSITIES = {"ring": ring, "bars_h": bars_h, "bars_v": bars_v, "blob": blob}

@@ -1,0 +1,174 @@
+"""Learned diffusion models as components, in two parameterizations.
+
+- :class:`ScoreDiffusion` predicts the noise, ``eps_hat(x_t, t)``; its score is
+  ``-eps_hat / sigma_t``. Score-only: it composes by products and powers but cannot be mixed
+  or MH-corrected exactly.
+- :class:`EnergyDiffusion` outputs a scalar energy ``E(x_t, t)`` and predicts the noise as
+  ``sigma_t * grad_x E`` (Salimans & Ho 2021; Du et al. 2023, "Reduce, Reuse, Recycle"), so
+  energies are available for mixtures and Metropolis-Hastings corrections.
+
+Both are trained by denoising score matching, ``|| eps_hat(alpha x_0 + sigma eps, t) - eps ||^2``,
+and both take an optional condition: a class label (``num_classes``) or a vector (``cond_dim``).
+A reserved null condition gives the unconditional model, trained by condition dropout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from compgen.algebra.component import Component
+from compgen.algebra.compose import Conditioned
+from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
+
+
+class NoiseEmbedding(nn.Module):
+    """Fixed random Fourier features (Tancik et al. 2020) of the log-SNR, scaled to about [-1, 1].
+
+    Log-SNR rather than t, because the low-noise end where thin structure is resolved is a
+    tiny interval of t but a wide one of log-SNR.
+    """
+
+    def __init__(self, dim: int, scale: float = 2.0):
+        super().__init__()
+        freqs = torch.randn(dim // 2, generator=torch.Generator().manual_seed(0)) * scale
+        self.register_buffer("freqs", freqs)
+
+    def forward(self, log_snr: Tensor) -> Tensor:  # (B,) -> (B, dim)
+        arg = 2 * math.pi * (log_snr[:, None] / 10) * self.freqs
+        return torch.cat([arg.sin(), arg.cos()], dim=-1)
+
+
+class DiffusionMLP(Component, nn.Module):
+    """Shared body: an MLP over [x, time embedding, condition embedding].
+
+    Args:
+        dim: data dimension D.
+        hidden: width of the hidden layers.
+        layers: number of hidden layers.
+        num_classes: if set, condition on an integer label in [0, num_classes).
+        cond_dim: if set, condition on a (B, cond_dim) vector.
+        cond_dropout: probability of training with the null condition (conditional models).
+    """
+
+    def __init__(self, dim: int, hidden: int = 128, layers: int = 3, num_classes: int | None = None,
+                 cond_dim: int | None = None, cond_dropout: float = 0.1,
+                 schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None):
+        nn.Module.__init__(self)
+        if num_classes is not None and cond_dim is not None:
+            raise ValueError("give num_classes or cond_dim, not both")
+        self.dim, self.schedule, self.name = dim, schedule, name
+        self.num_classes, self.cond_dim, self.cond_dropout = num_classes, cond_dim, cond_dropout
+        self.hidden, self.layers = hidden, layers
+        self.noise_embed = NoiseEmbedding(32)
+        if num_classes is not None:  # index num_classes is the null condition
+            self.cond_embed = nn.Embedding(num_classes + 1, 32)
+        elif cond_dim is not None:
+            self.cond_embed = nn.Linear(cond_dim, 32)
+        width_in = dim + 32 + (32 if self.conditional else 0)
+        blocks: list[nn.Module] = []
+        for i in range(layers):
+            blocks += [nn.Linear(width_in if i == 0 else hidden, hidden), nn.SiLU()]
+        out = 1 if self.has_energy else dim  # a scalar energy, or a noise vector
+        self.net = nn.Sequential(*blocks, nn.Linear(hidden, out))
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None or self.cond_dim is not None
+
+    def config(self) -> dict:
+        """Constructor arguments, saved with checkpoints."""
+        return {"kind": type(self).__name__, "dim": self.dim, "hidden": self.hidden,
+                "layers": self.layers, "num_classes": self.num_classes, "cond_dim": self.cond_dim,
+                "cond_dropout": self.cond_dropout, "schedule": self.schedule.to_dict(),
+                "name": self.name}
+
+    def given(self, condition: Tensor | int) -> Conditioned:
+        """This model with a fixed condition, as a component: p(x | condition)."""
+        if not self.conditional:
+            raise ValueError(f"{self!r} is unconditional; it takes no condition")
+        return Conditioned(self, condition)
+
+    def _features(self, x: Tensor, t: float | Tensor, cond: Tensor | int | None) -> Tensor:
+        self._check_x(x)
+        b = x.shape[0]
+        parts = [x, self.noise_embed(self.schedule.log_snr(as_time(t, b, x)))]
+        if self.conditional:
+            parts.append(self.cond_embed(self._condition(cond, b, x)))
+        elif cond is not None:
+            raise ValueError(f"{self!r} is unconditional; got a condition")
+        return torch.cat(parts, dim=-1)
+
+    def _condition(self, cond: Tensor | int | None, b: int, x: Tensor) -> Tensor:
+        if self.num_classes is not None:
+            label = torch.full((b,), self.num_classes) if cond is None else torch.as_tensor(cond)
+            label = label.expand(b) if label.dim() == 0 else label
+            if label.shape != (b,) or label.dtype.is_floating_point:
+                raise ValueError(f"cond must be an int label or ({b},) int tensor, got {tuple(label.shape)}")
+            if torch.any((label < 0) | (label > self.num_classes)):
+                raise ValueError(f"labels must lie in [0, {self.num_classes}) (or the null label)")
+            return label.to(x.device)
+        vec = torch.zeros(b, self.cond_dim) if cond is None else torch.as_tensor(cond, dtype=x.dtype)
+        vec = vec.expand(b, -1) if vec.dim() == 1 else vec
+        if vec.shape != (b, self.cond_dim):
+            raise ValueError(f"cond must have shape ({self.cond_dim},) or ({b}, {self.cond_dim}), "
+                             f"got {tuple(vec.shape)}")
+        return vec
+
+    def predict_noise(self, x: Tensor, t: float | Tensor, cond: Tensor | int | None = None,
+                      create_graph: bool = False) -> Tensor:
+        """eps_hat(x_t, t), (B, D)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.name or f"{type(self).__name__}(dim={self.dim})"
+
+
+class ScoreDiffusion(DiffusionMLP):
+    """Noise-prediction (epsilon) network; score = -eps_hat / sigma_t. Score-only."""
+
+    has_energy = False
+
+    def predict_noise(self, x, t, cond=None, create_graph=False):
+        return self.net(self._features(x, t, cond))
+
+    def score(self, x: Tensor, t: float | Tensor, cond: Tensor | int | None = None) -> Tensor:
+        sigma = self.schedule.sigma(as_time(t, x.shape[0], x))[:, None]
+        return -self.predict_noise(x, t, cond) / sigma
+
+    def energy_and_score(self, x, t, cond=None):
+        return None, self.score(x, t, cond)
+
+
+class EnergyDiffusion(DiffusionMLP):
+    """Scalar energy network ``E(x, t) = f(x, t) / sigma_t``; eps_hat = sigma_t grad_x E.
+
+    Dividing by sigma_t makes the network output O(1) at every noise level, as eps is.
+    """
+
+    has_energy = True
+
+    def energy(self, x: Tensor, t: float | Tensor, cond: Tensor | int | None = None) -> Tensor:
+        sigma = self.schedule.sigma(as_time(t, x.shape[0], x))
+        return self.net(self._features(x, t, cond)).squeeze(-1) / sigma
+
+    def energy_and_score(self, x, t, cond=None):
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            energy = self.energy(x, t, cond)
+            (grad,) = torch.autograd.grad(energy.sum(), x)
+        return energy.detach(), -grad
+
+    def score(self, x, t, cond=None):
+        return self.energy_and_score(x, t, cond)[1]
+
+    def predict_noise(self, x, t, cond=None, create_graph=False):
+        with torch.enable_grad():
+            if not x.requires_grad:
+                x = x.detach().requires_grad_(True)
+            energy = self.energy(x, t, cond)
+            (grad,) = torch.autograd.grad(energy.sum(), x, create_graph=create_graph)
+        sigma = self.schedule.sigma(as_time(t, x.shape[0], x))[:, None]
+        return sigma * grad

@@ -1,0 +1,72 @@
+"""Samplers for compositions: annealed MCMC (ULA, MALA, U-HMC, HMC) and reverse diffusion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from compgen.algebra.component import Component
+from compgen.samplers.annealed import (
+    AnnealedHMC,
+    AnnealedLangevin,
+    AnnealedMALA,
+    AnnealedMCMC,
+    AnnealedUHMC,
+    AnnealedULA,
+    RepeatedReverse,
+)
+from compgen.samplers.kernels import Info, hmc_step, langevin_step, log_acceptance
+from compgen.samplers.result import NonFiniteError, Sampler, SampleResult
+from compgen.samplers.reverse import ReverseDiffusion
+from compgen.samplers.target import State, Target
+
+SAMPLERS: dict[str, type[Sampler]] = {
+    "reverse": ReverseDiffusion, "reverse_repeat": RepeatedReverse, "ula": AnnealedULA,
+    "mala": AnnealedMALA, "uhmc": AnnealedUHMC, "hmc": AnnealedHMC,
+}
+
+
+def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
+           generator: torch.Generator | None = None, x_init: torch.Tensor | None = None,
+           callback: Callable[[dict], None] | None = None, progress: bool = False,
+           **settings) -> SampleResult:
+    """Draw ``n`` samples of a component or composition.
+
+    Args:
+        component: what to sample, e.g. ``(a & b) | c``.
+        n: number of independent chains (= samples).
+        sampler: a name from ``SAMPLERS`` ("reverse", "reverse_repeat", "ula", "mala", "uhmc",
+            "hmc"), with ``settings`` passed to its constructor, or a sampler object.
+        generator: source of all randomness (deterministic for a seeded generator).
+        x_init: (n, D) starting points at t=1; N(0, I) draws by default.
+        callback: called after each noise level with a dict (``x``, ``i``, ``t``, ...).
+        progress: show a progress bar over noise levels.
+
+    Returns: :class:`SampleResult` with ``x`` of shape (n, D) and diagnostics.
+    """
+    if not isinstance(component, Component):
+        raise TypeError(f"sample: component must be a compgen Component, got {type(component).__name__}")
+    if n < 1:
+        raise ValueError(f"sample: n must be >= 1, got {n}")
+    if isinstance(sampler, str):
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sample: unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
+        sampler = SAMPLERS[sampler](**settings)
+    elif settings:
+        raise TypeError(f"sample: settings {sorted(settings)} go to the sampler's constructor, "
+                        "not beside a sampler object")
+    if x_init is None:
+        x_init = torch.randn(n, component.dim, generator=generator)
+    elif tuple(x_init.shape) != (n, component.dim):
+        raise ValueError(f"sample: x_init must have shape ({n}, {component.dim}), got {tuple(x_init.shape)}")
+    with torch.no_grad():
+        return sampler.run(component, x_init, generator, callback, disable=not progress)
+
+
+__all__ = [
+    "AnnealedHMC", "AnnealedLangevin", "AnnealedMALA", "AnnealedMCMC", "AnnealedUHMC",
+    "AnnealedULA", "Info", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
+    "SampleResult", "Sampler", "State", "Target", "hmc_step", "langevin_step", "log_acceptance",
+    "sample",
+]

@@ -1,0 +1,230 @@
+"""Annealed MCMC: run a kernel for K steps at each noise level, from t = 1 down to t_min.
+
+Between levels the chains move by one ancestral reverse-diffusion step with the composed
+score (``reverse_step=True``, as in Du et al. 2023), which for a single model is its own
+sampling path; the MCMC steps then correct for what the composition changes. The step reuses
+the cached score, so it costs no evaluation.
+
+The driver is shared; :class:`AnnealedULA`, :class:`AnnealedMALA`, :class:`AnnealedUHMC`,
+:class:`AnnealedHMC` and :class:`RepeatedReverse` differ only in kernel and settings.
+Optionally (``resample=True``) the chains carry importance weights for the change of target
+between levels, ``log w += E_prev(x) - E_next(x)``, and are resampled when the effective
+sample size drops: sequential Monte Carlo (Del Moral et al. 2006), which corrects the
+relative mass of modes that local MCMC moves cannot transport between.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from compgen.algebra.component import Component
+from compgen.samplers.kernels import Info, hmc_step, langevin_step
+from compgen.samplers.result import Sampler, SampleResult, check_finite
+from compgen.samplers.reverse import ancestral_kernel
+from compgen.samplers.target import State, Target
+
+
+@dataclass
+class AnnealedMCMC(Sampler):
+    """Shared settings of the annealed samplers.
+
+    Args:
+        levels: number of noise levels (log-SNR spaced from t=1 to ``t_min``).
+        steps: MCMC steps K per level.
+        step_size: initial step size at t=1; scaled by sigma_t^2 (Langevin) or sigma_t (HMC)
+            per level, or, with ``adapt``, tuned per level toward ``target_accept``.
+        adapt: tune the step size during the first half of each level's steps toward
+            ``target_accept``. Unadjusted samplers tune on the acceptance MH would have had
+            (when energies exist), so they take the steps their MH twin would take.
+        target_accept: acceptance rate the adaptation aims at.
+        line_points: 0 to use exact energies in MH, or >= 2 to estimate energy differences
+            by the trapezoid line integral of the score (for score-only models).
+        resample: carry SMC importance weights between levels and resample. ``None`` (default)
+            means: for MH samplers, when every component's energy is exact (analytic). Learned
+            energies are only pinned down through their gradients; their errors compound in
+            the weights and collapse them (measured in benchmarks/fidelity.py), so for them
+            it is opt-in.
+        ess_threshold: resample when the effective sample size falls below this fraction of
+            the chains; a high value resamples often, each time with few duplicates.
+        reverse_step: move between levels by the ancestral reverse step (else: stay put).
+        t_min: the last (lowest) noise level.
+    """
+
+    levels: int = 100
+    steps: int = 4
+    step_size: float = 0.05
+    adapt: bool = True
+    target_accept: float = 0.6
+    line_points: int = 0
+    resample: bool | None = None
+    ess_threshold: float = 0.9
+    reverse_step: bool = True
+    t_min: float = 1e-3
+
+    metropolis_adjust = True
+    step_power = 2.0  # step ~ sigma^2 for Langevin, sigma for HMC
+
+    def _kernel(self, target: Target, state: State, momentum: Tensor, step: float,
+                generator: torch.Generator | None) -> tuple[State, Tensor, Info]:
+        raise NotImplementedError
+
+    def _validate(self, component: Component) -> None:
+        if self.levels < 1 or self.steps < 1:
+            raise ValueError(f"levels and steps must be >= 1, got {self.levels}, {self.steps}")
+        if self.step_size <= 0:
+            raise ValueError(f"step_size must be positive, got {self.step_size}")
+        if self.metropolis_adjust and self.line_points == 0:
+            component.require_energy(
+                f"{type(self).__name__} (Metropolis-Hastings; or pass line_points>=2 to "
+                "estimate energy differences from scores)")
+        if self.resample:
+            component.require_energy("resample=True (importance weights)")
+            if self.line_points:
+                raise ValueError("resample=True needs exact energies; it cannot use line_points")
+
+    def _resamples(self, component: Component) -> bool:
+        if self.resample is None:
+            return self.metropolis_adjust and component.all_exact and self.line_points == 0
+        return self.resample
+
+    def run(self, component: Component, x: Tensor, generator: torch.Generator | None = None,
+            callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
+        self._validate(component)
+        resample = self._resamples(component)
+        start, ts = time.perf_counter(), component.schedule.timesteps(self.levels, self.t_min)
+        sigmas = component.schedule.sigma(ts)
+        step = self.step_size * sigmas[0].item() ** self.step_power
+        state, momentum, log_w, evaluations, resample_count = None, torch.zeros_like(x), None, 0, 0
+        acceptance, steps_used = torch.full((len(ts),), math.nan), torch.zeros(len(ts))
+        for i in tqdm(range(len(ts)), disable=disable, desc=type(self).__name__):
+            target = Target(component, ts[i].item(), self.line_points)
+            log_kernels = 0.0
+            if i and self.reverse_step:
+                x, log_kernels = self._reverse_step(component, state, ts[i - 1].item(), ts[i].item(),
+                                                    generator)
+            new_state = target.evaluate(x)
+            if resample:  # the last level resamples before its MCMC steps spread the copies out
+                log_w = self._reweight(log_w, state, new_state) + log_kernels
+                new_state, momentum, log_w, did = _maybe_resample(
+                    new_state, momentum, log_w, self.ess_threshold, generator, force=i == len(ts) - 1)
+                resample_count += did
+            state = new_state
+            adapt = self.adapt and target.has_log_ratio
+            if not adapt:
+                step = self.step_size * sigmas[i].item() ** self.step_power
+            accepts = []
+            for k in range(self.steps):
+                state, momentum, info = self._kernel(target, state, momentum, step, generator)
+                check_finite(state.x, i, ts[i].item(), k)
+                accepts.append(info.accept_prob.mean().item())
+                if adapt and k < max(1, self.steps // 2):
+                    step *= math.exp(1.5 * (accepts[-1] - self.target_accept))
+            acceptance[i] = sum(accepts) / len(accepts)
+            steps_used[i], x, evaluations = step, state.x, evaluations + target.evaluations
+            if callback is not None:
+                callback({"x": x, "i": i, "t": ts[i].item(), "acceptance": acceptance[i].item(),
+                          "step_size": step})
+        return SampleResult(x.detach(), ts, acceptance, steps_used, evaluations,
+                            time.perf_counter() - start, resample_count)
+
+    @staticmethod
+    def _reverse_step(component: Component, state: State, t: float, s: float,
+                      generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Ancestral step t -> s from the cached score; also ``log q(x_t | x_s) - log r(x_s | x_t)``,
+        the forward over the reverse kernel density, which the SMC weight of the move needs."""
+        mean, std, a_ts, var_ts = ancestral_kernel(component.schedule, state.x, state.score, t, s)
+        noise = torch.randn(state.x.shape, generator=generator).to(state.x)
+        x_s = mean + std * noise
+        log_fwd = -((state.x - a_ts * x_s) ** 2).sum(-1) / (2 * var_ts)
+        log_rev = -(noise**2).sum(-1) / 2
+        d = state.x.shape[1]  # normalizing constants of the two Gaussians
+        return x_s, log_fwd - log_rev - 0.5 * d * math.log(var_ts / std**2)
+
+    @staticmethod
+    def _reweight(log_w: Tensor | None, previous: State | None, current: State) -> Tensor:
+        """Incremental SMC weight of moving the chains from the previous level's target to this one.
+
+        At the first level the chains are N(0, I) draws, so the weight is q_1(x) / N(x; 0, I).
+        """
+        if previous is None:
+            return -current.energy + 0.5 * (current.x**2).sum(-1)
+        return log_w + previous.energy - current.energy
+
+
+def _maybe_resample(state: State, momentum: Tensor, log_w: Tensor, ess_threshold: float,
+                    generator: torch.Generator | None, force: bool = False
+                    ) -> tuple[State, Tensor, Tensor, bool]:
+    """Systematic resampling when ESS < ess_threshold * n (or always, with ``force``)."""
+    n = log_w.shape[0]
+    w = torch.softmax(log_w.double(), dim=0)
+    if not force and 1.0 / (w**2).sum() >= ess_threshold * n:
+        return state, momentum, log_w, False
+    u = (torch.rand((), generator=generator, dtype=torch.float64) + torch.arange(n)) / n
+    idx = torch.searchsorted(torch.cumsum(w, 0), u).clamp(max=n - 1)
+    state = State(*(None if v is None else v[idx] for v in state))
+    return state, momentum[idx], torch.zeros_like(log_w), True
+
+
+@dataclass
+class AnnealedLangevin(AnnealedMCMC):
+    """Annealed Langevin dynamics; MH-adjusted (MALA) when ``metropolis_adjust``."""
+
+    noise_scale: float = 1.0
+
+    def _kernel(self, target, state, momentum, step, generator):
+        new_state, info = langevin_step(target, state, step, generator, self.metropolis_adjust,
+                                        self.noise_scale)
+        return new_state, momentum, info
+
+
+@dataclass
+class AnnealedULA(AnnealedLangevin):
+    """Annealed unadjusted Langevin (Song & Ermon 2019): step_size * sigma_t^2 per level."""
+
+    metropolis_adjust = False
+    target_accept: float = 0.9  # of the MH it skips: higher than MALA's, as nothing rejects
+
+
+@dataclass
+class AnnealedMALA(AnnealedLangevin):
+    """Annealed Metropolis-adjusted Langevin, per-chain accept/reject, adaptive step per level."""
+
+    target_accept: float = 0.57
+
+
+@dataclass
+class RepeatedReverse(AnnealedULA):
+    """The reverse-diffusion step applied K times at each level: ULA with noise / sqrt(2)."""
+
+    noise_scale: float = 2**-0.5
+
+
+@dataclass
+class AnnealedHMC(AnnealedMCMC):
+    """Annealed HMC: leapfrog + MH on E(x) + |p|^2/2; ``persistence`` > 0 keeps momentum."""
+
+    leapfrog: int = 3
+    persistence: float = 0.0
+    step_size: float = 0.1
+    target_accept: float = 0.65
+    step_power = 1.0
+
+    def _kernel(self, target, state, momentum, step, generator):
+        return hmc_step(target, state, momentum, step, self.leapfrog, generator,
+                        self.metropolis_adjust, self.persistence)
+
+
+@dataclass
+class AnnealedUHMC(AnnealedHMC):
+    """Annealed unadjusted HMC with partial momentum refresh (underdamped Langevin-like)."""
+
+    metropolis_adjust = False
+    persistence: float = 0.9
+    target_accept: float = 0.9
