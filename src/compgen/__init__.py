@@ -6,7 +6,7 @@
 >>> x = cg.sample(a & b, n=100, sampler="hmc", generator=torch.Generator().manual_seed(0)).x
 """
 
-from compgen import metrics, samplers
+from compgen import data, metrics, samplers
 from compgen.algebra import (
     Component,
     Conditioned,
@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError", "Component", "Conditioned", "DEFAULT_SCHEDULE", "EnergyDiffusion",
-    "EnergyRequiredError", "GaussianMixture", "Mixture", "NonFiniteError", "Power", "Product",
+    "EnergyRequiredError", "GaussianMixture", "data", "Mixture", "NonFiniteError", "Power", "Product",
     "SampleResult", "ScoreDiffusion", "VPSchedule", "load", "metrics", "mixture", "negate",
     "sample", "samplers", "save", "train",
 ]

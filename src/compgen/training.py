@@ -40,7 +40,8 @@ def train(model: DiffusionMLP, data: Tensor, steps: int = 3000, batch_size: int 
     Args:
         data: (N, D) training points.
         labels: (N,) int labels or (N, cond_dim) vectors, for conditional models.
-        seed: seeds batch order, noise levels and noise, so a run is reproducible.
+        seed: seeds batch order, noise levels and noise; with the model's ``init_seed`` it
+            makes a run reproducible.
     """
     if data.dim() != 2 or data.shape[1] != model.dim:
         raise ValueError(f"train: data must have shape (N, {model.dim}), got {tuple(data.shape)}")
@@ -51,7 +52,6 @@ def train(model: DiffusionMLP, data: Tensor, steps: int = 3000, batch_size: int 
         raise ValueError(f"train: labels has {len(labels)} rows but data has {len(data)}")
     if not torch.isfinite(data).all():
         raise ValueError("train: data contains non-finite values")
-    torch.manual_seed(seed)  # parameter init is not ours to seed otherwise
     gen = torch.Generator().manual_seed(seed)
     data = data.float()
     ema = copy.deepcopy(model).requires_grad_(False)

@@ -1,7 +1,8 @@
 """Named 2D densities, all analytic Gaussian mixtures, for demos, tests and benchmarks.
 
 ``bars_h & bars_v`` is a 4x4 grid of blobs that neither factor shows on its own;
-``ring & bars_h`` keeps the ring's modes that lie on the bands.
+``ring & bands`` keeps (mostly) the ring's diagonal modes; ``ring & ~corner`` removes mass
+from the upper-right ones.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def bars(horizontal: bool, centers: tuple[float, ...] = BAND_CENTERS, width: flo
     return GaussianMixture(means, stds, name="bars_h" if horizontal else "bars_v")
 
 
+def density(name: str) -> GaussianMixture:
+    """A named density from :data:`DENSITIES`, with its name set."""
+    if name not in DENSITIES:
+        raise ValueError(f"unknown density {name!r}; choose one of {sorted(DENSITIES)}")
+    gm = DENSITIES[name]()
+    gm.name = name
+    return gm
+
+
 def bars_h(**kwargs) -> GaussianMixture:
     """Horizontal bands at y in ``centers``."""
     return bars(True, **kwargs)
@@ -47,4 +57,14 @@ def blob(center: tuple[float, float] = (0.0, 0.0), std: float = 1.0, name: str =
     return GaussianMixture(torch.tensor([center]), std, name=name)
 
 
-DENSITIES = {"ring": ring, "bars_h": bars_h, "bars_v": bars_v, "blob": blob}
+def bands() -> GaussianMixture:
+    """Two wide horizontal bands through the ring's diagonal modes."""
+    return bars(True, centers=(-1.41, 1.41), width=0.3, length=1.5)
+
+
+def corner() -> GaussianMixture:
+    """A broad blob over the upper-right quadrant (negated, it removes the ring's modes there)."""
+    return blob((1.5, 1.5), 1.0, name="corner")
+
+
+DENSITIES = {"ring": ring, "bars_h": bars_h, "bars_v": bars_v, "bands": bands, "corner": corner}

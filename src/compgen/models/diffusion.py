@@ -51,17 +51,18 @@ class DiffusionMLP(Component, nn.Module):
         num_classes: if set, condition on an integer label in [0, num_classes).
         cond_dim: if set, condition on a (B, cond_dim) vector.
         cond_dropout: probability of training with the null condition (conditional models).
+        init_seed: seeds the initial weights, so a model is reproducible without global seeding.
     """
 
     def __init__(self, dim: int, hidden: int = 128, layers: int = 3, num_classes: int | None = None,
                  cond_dim: int | None = None, cond_dropout: float = 0.1,
-                 schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None):
+                 schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None, init_seed: int = 0):
         nn.Module.__init__(self)
         if num_classes is not None and cond_dim is not None:
             raise ValueError("give num_classes or cond_dim, not both")
         self.dim, self.schedule, self.name = dim, schedule, name
         self.num_classes, self.cond_dim, self.cond_dropout = num_classes, cond_dim, cond_dropout
-        self.hidden, self.layers = hidden, layers
+        self.hidden, self.layers, self.init_seed = hidden, layers, init_seed
         self.noise_embed = NoiseEmbedding(32)
         if num_classes is not None:  # index num_classes is the null condition
             self.cond_embed = nn.Embedding(num_classes + 1, 32)
@@ -73,6 +74,14 @@ class DiffusionMLP(Component, nn.Module):
             blocks += [nn.Linear(width_in if i == 0 else hidden, hidden), nn.SiLU()]
         out = 1 if self.has_energy else dim  # a scalar energy, or a noise vector
         self.net = nn.Sequential(*blocks, nn.Linear(hidden, out))
+        with torch.no_grad():  # re-draw every weight from our own generator
+            gen = torch.Generator().manual_seed(init_seed)
+            for layer in self.modules():
+                if isinstance(layer, nn.Linear | nn.Embedding):
+                    bound = 1 / math.sqrt(layer.weight.shape[1])
+                    layer.weight.uniform_(-bound, bound, generator=gen)
+                    if getattr(layer, "bias", None) is not None:
+                        layer.bias.uniform_(-bound, bound, generator=gen)
 
     @property
     def conditional(self) -> bool:
@@ -83,7 +92,7 @@ class DiffusionMLP(Component, nn.Module):
         return {"kind": type(self).__name__, "dim": self.dim, "hidden": self.hidden,
                 "layers": self.layers, "num_classes": self.num_classes, "cond_dim": self.cond_dim,
                 "cond_dropout": self.cond_dropout, "schedule": self.schedule.to_dict(),
-                "name": self.name}
+                "name": self.name, "init_seed": self.init_seed}
 
     def given(self, condition: Tensor | int) -> Conditioned:
         """This model with a fixed condition, as a component: p(x | condition)."""
@@ -111,11 +120,10 @@ class DiffusionMLP(Component, nn.Module):
                 raise ValueError(f"labels must lie in [0, {self.num_classes}) (or the null label)")
             return label.to(x.device)
         vec = torch.zeros(b, self.cond_dim) if cond is None else torch.as_tensor(cond, dtype=x.dtype)
-        vec = vec.expand(b, -1) if vec.dim() == 1 else vec
-        if vec.shape != (b, self.cond_dim):
+        if vec.shape not in ((self.cond_dim,), (b, self.cond_dim)):
             raise ValueError(f"cond must have shape ({self.cond_dim},) or ({b}, {self.cond_dim}), "
                              f"got {tuple(vec.shape)}")
-        return vec
+        return vec.expand(b, -1)
 
     def predict_noise(self, x: Tensor, t: float | Tensor, cond: Tensor | int | None = None,
                       create_graph: bool = False) -> Tensor:

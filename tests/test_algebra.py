@@ -1,0 +1,128 @@
+"""Composed energies and scores against closed forms."""
+
+import math
+
+import pytest
+import torch
+
+import compgen as cg
+from compgen.data import toy2d
+
+
+def gmm_logpdf(x, means, stds, weights, t):
+    """Independent closed form of a noised diagonal GMM's log-density, via torch.distributions."""
+    alpha, sigma = cg.DEFAULT_SCHEDULE.alpha(torch.tensor(t)), cg.DEFAULT_SCHEDULE.sigma(torch.tensor(t))
+    comps = torch.distributions.Independent(
+        torch.distributions.Normal(alpha * means, torch.sqrt(alpha**2 * stds**2 + sigma**2)), 1)
+    mix = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(weights), comps)
+    return mix.log_prob(x)
+
+
+@pytest.fixture
+def ab():
+    a = cg.GaussianMixture(torch.tensor([[0.0, 1.0], [0.0, -1.0]]), 0.3, name="a")
+    b = cg.GaussianMixture(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0.5, 0.4]),
+                           weights=torch.tensor([0.3, 0.7]), name="b")
+    return a, b
+
+
+@pytest.mark.parametrize("t", [0.0, 0.05, 0.5, 1.0])
+def test_gmm_energy_is_exact_noised_density(ab, t, gen):
+    a, b = ab
+    x = torch.randn(64, 2, generator=gen)
+    expected = gmm_logpdf(x, b.means, b.stds, torch.tensor([0.3, 0.7]), t)
+    torch.testing.assert_close(-b.energy(x, t), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.3])
+def test_closed_form_score_matches_autograd(ab, t, gen):
+    a, b = ab
+    x = torch.randn(32, 2, generator=gen).requires_grad_(True)
+    (grad,) = torch.autograd.grad(b.energy(x, t).sum(), x)
+    torch.testing.assert_close(b.score(x.detach(), t), -grad, rtol=1e-4, atol=1e-5)
+
+
+def test_composed_energies_and_scores(ab, gen):
+    a, b = ab
+    x, t = torch.randn(50, 2, generator=gen), 0.2
+    la, lb = -a.energy(x, t), -b.energy(x, t)
+    torch.testing.assert_close((a & b).energy(x, t), -(la + lb))
+    torch.testing.assert_close((a & ~b).energy(x, t), -(la - lb))
+    torch.testing.assert_close((a & cg.negate(b, 0.5)).energy(x, t), -(la - 0.5 * lb))
+    torch.testing.assert_close((a**0.25).energy(x, t), -0.25 * la)
+    mix = -torch.log(0.5 * la.exp() + 0.5 * lb.exp())
+    torch.testing.assert_close((a | b).energy(x, t), mix, rtol=1e-5, atol=1e-5)
+    weighted = -torch.log(0.2 * la.exp() + 0.8 * lb.exp())
+    torch.testing.assert_close(cg.mixture([a, b], [1.0, 4.0]).energy(x, t), weighted, rtol=1e-5, atol=1e-5)
+    # scores of every composition equal -grad of its energy
+    for q in [a & b, a & ~b, a | b, (a & b) | (a & ~b), cg.mixture([a, b], [1.0, 4.0]) ** 2]:
+        xr = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(q.energy(xr, t).sum(), xr)
+        energy, score = q.energy_and_score(x, t)
+        torch.testing.assert_close(score, -grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(energy, q.energy(x, t))
+
+
+def test_mixture_of_normalized_components_is_normalized(ab):
+    a, b = ab
+    ref = cg.metrics.grid_density(a | b, lo=-5, hi=5, resolution=400)
+    assert abs(ref.log_z) < 1e-3  # exp(-E) integrates to one
+
+
+def test_repr_prints_the_expression():
+    h, v, ring = toy2d.bars_h(), toy2d.bars_v(), toy2d.ring()
+    assert repr((h & v) | ring) == "(bars_h & bars_v) | ring"
+    assert repr(ring & ~h) == "ring & ~bars_h"
+    assert repr((h | v) ** 0.5) == "(bars_h | bars_v) ** 0.5"
+    assert repr(ring & cg.negate(h, 0.5)) == "ring & negate(bars_h, 0.5)"
+    assert repr((h | v) | ring) == "(bars_h | bars_v) | ring"
+
+
+def test_products_flatten_and_nest(ab):
+    a, b = ab
+    p = (a & b) & a
+    assert isinstance(p, cg.Product) and len(p.components) == 3
+    assert p.leaves() == [a, b, a]
+
+
+def test_score_only_compositions_keep_scores(gen):
+    m = cg.ScoreDiffusion(dim=2, name="s")
+    a = toy2d.ring()
+    q = m & a
+    assert not q.has_energy
+    x = torch.randn(8, 2, generator=gen)
+    torch.testing.assert_close(q.score(x, 0.5), m.score(x, 0.5) + a.score(x, 0.5))
+    energy, _ = q.energy_and_score(x, 0.5)
+    assert energy is None
+
+
+def test_energy_model_score_is_minus_grad_energy(gen):
+    m = cg.EnergyDiffusion(dim=2)
+    x = torch.randn(8, 2, generator=gen).requires_grad_(True)
+    (grad,) = torch.autograd.grad(m.energy(x, 0.3).sum(), x)
+    torch.testing.assert_close(m.score(x.detach(), 0.3), -grad)
+    sigma = cg.DEFAULT_SCHEDULE.sigma(torch.tensor(0.3))
+    torch.testing.assert_close(m.predict_noise(x.detach(), 0.3), sigma * grad, rtol=1e-5, atol=1e-6)
+
+
+def test_conditional_model_given(gen):
+    m = cg.EnergyDiffusion(dim=2, num_classes=3, name="m")
+    x = torch.randn(5, 2, generator=gen)
+    c = m.given(1)
+    assert repr(c) == "m.given(1)"
+    torch.testing.assert_close(c.energy(x, 0.5), m.energy(x, 0.5, cond=1))
+    labels = torch.tensor([1, 1, 1, 1, 1])
+    torch.testing.assert_close(c.energy(x, 0.5), m.energy(x, 0.5, cond=labels))
+    assert not torch.allclose(m.given(0).energy(x, 0.5), c.energy(x, 0.5))
+    v = cg.ScoreDiffusion(dim=2, cond_dim=4)
+    assert v.given(torch.ones(4)).score(x, 0.5).shape == (5, 2)
+
+
+def test_schedule_log_snr_roundtrip():
+    s = cg.VPSchedule()
+    t = torch.linspace(1e-3, 1, 50, dtype=torch.float64)
+    torch.testing.assert_close(s.t_from_log_snr(s.log_snr(t)), t)
+    torch.testing.assert_close(s.alpha(t) ** 2 + s.sigma(t) ** 2, torch.ones_like(t))
+    ts = s.timesteps(10)
+    assert ts[0] == pytest.approx(1.0) and ts[-1] == pytest.approx(1e-3) and torch.all(ts.diff() < 0)
+    assert math.isfinite(float(s.log_snr(torch.tensor(1e-3))))

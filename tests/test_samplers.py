@@ -1,0 +1,221 @@
+"""Samplers against exact answers, with tolerances derived from the sample size."""
+
+import math
+
+import pytest
+import torch
+from conftest import z_tolerance
+
+import compgen as cg
+from compgen.algebra import Component
+from compgen.samplers import Target, hmc_step, langevin_step
+
+T_MIN = 1e-3
+SCHED = cg.DEFAULT_SCHEDULE
+
+
+def gauss(mean, std, name):
+    return cg.GaussianMixture(torch.tensor([mean], dtype=torch.float32), std, name=name)
+
+
+def noised(mean, std, t):
+    """Mean and variance of N(mean, std^2) after the forward process to t."""
+    a, s = SCHED.alpha(torch.tensor(t)).item(), SCHED.sigma(torch.tensor(t)).item()
+    return a * torch.tensor(mean), a**2 * std**2 + s**2
+
+
+def gaussian_product(m1, s1, m2, s2, t=T_MIN):
+    """Exact mean and variance (per coordinate) of N(m1, s1^2) N(m2, s2^2) noised to t."""
+    (a, va), (b, vb) = noised(m1, s1, t), noised(m2, s2, t)
+    var = 1 / (1 / va + 1 / vb)
+    return var * (a / va + b / vb), var
+
+
+class ScoreOnly(Component):
+    """A component that hides its energy, to test line-integral MH."""
+
+    has_energy = False
+
+    def __init__(self, inner):
+        self.inner, self.dim, self.schedule = inner, inner.dim, inner.schedule
+
+    def score(self, x, t):
+        return self.inner.score(x, t)
+
+    def energy_and_score(self, x, t):
+        return None, self.inner.score(x, t)
+
+    def __repr__(self):
+        return f"scoreonly({self.inner!r})"
+
+
+@pytest.mark.parametrize("sampler", ["mala", "hmc"])
+def test_mh_samplers_match_gaussian_product_moments(sampler):
+    a, b = gauss([1.0, 0.0], 0.5, "a"), gauss([0.0, 1.0], 0.8, "b")
+    n = 4000
+    x = cg.sample(a & b, n, sampler, generator=torch.Generator().manual_seed(1), levels=40).x
+    mean, var = gaussian_product([1.0, 0.0], 0.5, [0.0, 1.0], 0.8)
+    assert torch.all((x.mean(0) - mean).abs() < z_tolerance(math.sqrt(var), n)), (x.mean(0), mean)
+    # the sample variance of n Gaussian draws has std var * sqrt(2 / n)
+    assert torch.all((x.var(0) - var).abs() < 4.5 * var * math.sqrt(2 / n)), (x.var(0), var)
+
+
+@pytest.mark.parametrize("sampler", ["mala", "hmc"])
+def test_mh_samplers_get_mode_weights_of_a_product(sampler):
+    """p(x) ∝ [N(-1, .3^2) + N(1, .3^2)] N(x; 1, 1): the right mode's exact weight is known."""
+    bimodal = cg.GaussianMixture(torch.tensor([[-1.0], [1.0]]), 0.3, name="bimodal")
+    tilt = gauss([1.0], 1.0, "tilt")
+    n = 4000
+    x = cg.sample(bimodal & tilt, n, sampler, generator=torch.Generator().manual_seed(2), levels=60).x
+    # weight_k ∝ w_k N(mu_k; 1, .3^2 + 1^2) (product of Gaussian densities)
+    right, left = 1.0, math.exp(-0.5 * 4 / 1.09)
+    p = right / (right + left)
+    frac = (x[:, 0] > 0).float().mean().item()
+    assert abs(frac - p) < z_tolerance(math.sqrt(p * (1 - p)), n), (frac, p)
+
+
+def test_line_integral_mh_samples_a_score_only_product():
+    a, b = gauss([1.0, 0.0], 0.5, "a"), gauss([0.0, 1.0], 0.8, "b")
+    q = ScoreOnly(a) & b
+    with pytest.raises(cg.EnergyRequiredError, match=r"scoreonly\(a\) is score-only"):
+        cg.sample(q, 10, "mala")
+    n = 4000
+    result = cg.sample(q, n, "mala", line_points=4, generator=torch.Generator().manual_seed(3), levels=40)
+    mean, var = gaussian_product([1.0, 0.0], 0.5, [0.0, 1.0], 0.8)
+    assert torch.all((result.x.mean(0) - mean).abs() < z_tolerance(math.sqrt(var), n))
+    assert torch.all((result.x.var(0) - var).abs() < 4.5 * var * math.sqrt(2 / n))
+
+
+def test_line_integral_converges_to_the_exact_energy_difference(gen):
+    """The trapezoid rule is second order: doubling the intervals cuts the error about 4x."""
+    ring = cg.data.toy2d.ring()
+    x = torch.randn(256, 2, generator=gen, dtype=torch.float64)
+    y = x + 0.2 * torch.randn(256, 2, generator=gen, dtype=torch.float64)
+    exact = Target(ring, 0.1)
+    cur, prop = exact.evaluate(x), exact.evaluate(y)
+    truth = exact.log_ratio(cur, prop)
+    errors = []
+    for points in (3, 5, 9, 17):  # 2, 4, 8, 16 intervals
+        line = Target(ring, 0.1, line_points=points)
+        errors.append((line.log_ratio(cur, prop) - truth).abs().max().item())
+        assert line.evaluations == points - 2  # the end points reuse cached scores
+    assert all(e2 < e1 / 3 for e1, e2 in zip(errors, errors[1:], strict=False)), errors
+
+
+def _one_step_from_stationarity(kernel, n=200_000, seed=0):
+    """Start n chains exactly at N(0, 1) and apply one kernel step at fixed level t=0."""
+    gen = torch.Generator().manual_seed(seed)
+    target = Target(gauss([0.0], 1.0, "n01"), 0.0)
+    x = torch.randn(n, 1, generator=gen)
+    return x, kernel(target, target.evaluate(x), gen).x
+
+
+KERNELS = {
+    "mala": lambda tgt, s, g: langevin_step(tgt, s, 1.2, g)[0],
+    "hmc": lambda tgt, s, g: hmc_step(tgt, s, torch.zeros_like(s.x), 1.1, 3, g)[0],
+    "hmc_persistent": lambda tgt, s, g: hmc_step(tgt, s, torch.randn(s.x.shape, generator=g), 1.1, 3,
+                                                 g, persistence=0.8)[0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_one_mh_step_keeps_the_target_and_is_reversible(name):
+    n = 200_000
+    x, y = _one_step_from_stationarity(KERNELS[name], n)
+    assert abs(y.mean().item()) < z_tolerance(1.0, n)
+    assert abs(y.var().item() - 1) < 4.5 * math.sqrt(2 / n)
+    assert (y != x).float().mean() > 0.3  # it does move
+    # detailed balance: the joint of (x, y) is symmetric, so flows A->B and B->A match
+    for lo, hi in [(-math.inf, -1.0), (-1.0, 0.0), (0.0, 0.7)]:
+        a = (x[:, 0] >= lo) & (x[:, 0] < hi)
+        b_region = (x[:, 0] >= 1.0)
+        ab = (a & (y[:, 0] >= 1.0)).sum().item()
+        ba = (b_region & (y[:, 0] >= lo) & (y[:, 0] < hi)).sum().item()
+        assert abs(ab - ba) < 4.5 * math.sqrt(ab + ba + 1), (lo, hi, ab, ba)
+
+
+def test_the_stationarity_check_catches_an_unadjusted_step():
+    """Negative control: ULA with eps=0.5 leaves N(0, 1) (its variance becomes 1 + eps^2)."""
+    n = 200_000
+    _, y = _one_step_from_stationarity(lambda tgt, s, g: langevin_step(tgt, s, 0.5, g, False)[0], n)
+    assert abs(y.var().item() - 1) > 4.5 * math.sqrt(2 / n)
+    assert abs(y.var().item() - 1.25) < 4.5 * 1.25 * math.sqrt(2 / n)
+
+
+def test_reverse_diffusion_mean_is_exact_for_a_gaussian():
+    n = 20_000
+    x = cg.sample(gauss([1.0, -0.5], 0.5, "g"), n, "reverse", generator=torch.Generator().manual_seed(4)).x
+    mean, var = noised([1.0, -0.5], 0.5, T_MIN)
+    assert torch.all((x.mean(0) - mean).abs() < z_tolerance(math.sqrt(var), n))
+
+
+def test_evaluation_counts():
+    q = gauss([0.0, 0.0], 1.0, "a") & gauss([1.0, 0.0], 1.0, "b")
+    kw = {"levels": 10, "steps": 4}
+    assert cg.sample(q, 8, "mala", **kw).evaluations == 10 * (1 + 4)
+    assert cg.sample(q, 8, "hmc", leapfrog=3, **kw).evaluations == 10 * (1 + 4 * 3)
+    assert cg.sample(q, 8, "mala", line_points=3, **kw).evaluations == 10 * (1 + 4 * 2)
+    assert cg.sample(q, 8, "reverse", levels=20).evaluations == 19
+
+
+@pytest.mark.parametrize("sampler", ["reverse", "reverse_repeat", "ula", "mala", "uhmc", "hmc"])
+def test_every_sampler_is_deterministic_and_reports_diagnostics(sampler):
+    q = gauss([0.0, 0.0], 1.0, "a") & gauss([1.0, 0.0], 0.5, "b")
+    r1 = cg.sample(q, 64, sampler, generator=torch.Generator().manual_seed(5), levels=12)
+    r2 = cg.sample(q, 64, sampler, generator=torch.Generator().manual_seed(5), levels=12)
+    torch.testing.assert_close(r1.x, r2.x)
+    assert r1.x.shape == (64, 2) and torch.isfinite(r1.x).all()
+    assert len(r1.levels) == len(r1.acceptance) == 12 and r1.wall_time > 0
+    if sampler in ("mala", "hmc"):
+        assert torch.all((r1.acceptance > 0) & (r1.acceptance <= 1))
+
+
+def test_smc_resampling_is_on_for_exact_energies_only():
+    q = gauss([0.0, 0.0], 1.0, "a") & cg.data.toy2d.ring()
+    assert cg.sample(q, 256, "mala", levels=30).resamplings > 0
+    assert cg.sample(q, 256, "mala", levels=30, resample=False).resamplings == 0
+    learned = cg.EnergyDiffusion(dim=2) & gauss([0.0, 0.0], 1.0, "a")
+    assert cg.sample(learned, 16, "mala", levels=5).resamplings == 0
+
+
+class NaNBelow(Component):
+    """A broken model: its score is NaN below noise level 0.5."""
+
+    has_energy = False
+    dim = 2
+
+    def score(self, x, t):
+        return torch.full_like(x, math.nan) if t < 0.5 else -x
+
+    def energy_and_score(self, x, t):
+        return None, self.score(x, t)
+
+
+@pytest.mark.parametrize("sampler", ["reverse", "ula", "uhmc"])
+def test_non_finite_samples_raise_naming_level_and_step(sampler):
+    with pytest.raises(cg.NonFiniteError, match=r"in 16 of 16 chains at level \d+ \(t=0\.4\d*\), step 0"):
+        cg.sample(NaNBelow(), 16, sampler, levels=50)
+
+
+def test_an_improper_composition_diverges_loudly():
+    improper = gauss([0.0, 0.0], 1.0, "wide") & ~gauss([0.0, 0.0], 0.1, "narrow")  # grows outward
+    with pytest.raises(cg.NonFiniteError, match="normalizable"):
+        cg.sample(improper, 64, "ula", adapt=False, step_size=1.0, generator=torch.Generator().manual_seed(0))
+
+
+def test_sample_input_errors():
+    a = gauss([0.0, 0.0], 1.0, "a")
+    with pytest.raises(ValueError, match="unknown sampler 'nuts'"):
+        cg.sample(a, 10, "nuts")
+    with pytest.raises(ValueError, match=r"x_init must have shape \(10, 2\), got \(10, 3\)"):
+        cg.sample(a, 10, "mala", x_init=torch.zeros(10, 3))
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        cg.sample(a, 0)
+    with pytest.raises(TypeError, match="go to the sampler's constructor"):
+        cg.sample(a, 10, cg.samplers.AnnealedMALA(), levels=3)
+    with pytest.raises(TypeError, match="must be a compgen Component"):
+        cg.sample(torch.zeros(3), 10)
+    with pytest.raises(ValueError, match="levels and steps must be >= 1"):
+        cg.sample(a, 10, "hmc", steps=0)
+    with pytest.raises(ValueError, match="line_points must be 0"):
+        cg.sample(a, 10, "mala", line_points=1)
