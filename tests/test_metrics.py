@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
-from conftest import z_tolerance
 
 import compgen as cg
 from compgen.data import toy2d
+from conftest import z_tolerance
 
 
 def test_grid_density_of_a_gaussian_is_exact():

@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
-from conftest import z_tolerance
 
 import compgen as cg
 from compgen.algebra import Component
 from compgen.samplers import Target, hmc_step, langevin_step
+from conftest import z_tolerance
 
 T_MIN = 1e-3
 SCHED = cg.DEFAULT_SCHEDULE

@@ -33,6 +33,8 @@ class Component:
     Attributes:
         dim: dimension D of x.
         has_energy: whether ``energy`` is available (else only ``score``).
+        t_min: the lowest noise level at which the component is trustworthy; samplers stop
+            there by default (a composition takes the largest over its parts).
         exact: whether the energy is exact at every noise level (analytic densities), so that
             energy differences across levels can be trusted (SMC resampling uses them).
         schedule: the forward noising process the component's noise levels refer to.
@@ -41,6 +43,7 @@ class Component:
     dim: int
     has_energy: bool = True
     exact: bool = False
+    t_min: float = 1e-3
     schedule: VPSchedule = DEFAULT_SCHEDULE
 
     # -- evaluation -------------------------------------------------------------------------
@@ -69,6 +72,11 @@ class Component:
     def leaves(self) -> list[Component]:
         """The components this one is built from (itself for a leaf)."""
         return [self]
+
+    @property
+    def sampling_t_min(self) -> float:
+        """The lowest noise level every part is trustworthy at."""
+        return max(leaf.t_min for leaf in self.leaves())
 
     @property
     def all_exact(self) -> bool:

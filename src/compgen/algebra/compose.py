@@ -166,7 +166,7 @@ class Conditioned(Component):
     """A conditional model with its condition bound: ``p(x | c)`` as a plain component."""
 
     def __init__(self, model: Component, condition: Tensor | int):
-        self.model, self.condition = model, condition
+        self.model, self.condition, self.t_min = model, condition, model.t_min
         self.dim, self.schedule, self.has_energy = model.dim, model.schedule, model.has_energy
 
     def energy(self, x: Tensor, t: float | Tensor) -> Tensor:

@@ -54,7 +54,8 @@ class AnnealedMCMC(Sampler):
         ess_threshold: resample when the effective sample size falls below this fraction of
             the chains; a high value resamples often, each time with few duplicates.
         reverse_step: move between levels by the ancestral reverse step (else: stay put).
-        t_min: the last (lowest) noise level.
+        t_min: the last (lowest) noise level; by default the composition's own
+            (``component.sampling_t_min``: 1e-3 for analytic parts, 5e-3 for learned ones).
     """
 
     levels: int = 100
@@ -66,7 +67,7 @@ class AnnealedMCMC(Sampler):
     resample: bool | None = None
     ess_threshold: float = 0.9
     reverse_step: bool = True
-    t_min: float = 1e-3
+    t_min: float | None = None
 
     metropolis_adjust = True
     step_power = 2.0  # step ~ sigma^2 for Langevin, sigma for HMC
@@ -98,7 +99,8 @@ class AnnealedMCMC(Sampler):
             callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
         self._validate(component)
         resample = self._resamples(component)
-        start, ts = time.perf_counter(), component.schedule.timesteps(self.levels, self.t_min)
+        t_min = component.sampling_t_min if self.t_min is None else self.t_min
+        start, ts = time.perf_counter(), component.schedule.timesteps(self.levels, t_min)
         sigmas = component.schedule.sigma(ts)
         step = self.step_size * sigmas[0].item() ** self.step_power
         state, momentum, log_w, evaluations, resample_count = None, torch.zeros_like(x), None, 0, 0

@@ -40,13 +40,14 @@ class ReverseDiffusion(Sampler):
     """Ancestral sampling: :func:`ancestral_kernel` from t=1 to ``t_min`` with the composed score."""
 
     levels: int = 200
-    t_min: float = 1e-3
+    t_min: float | None = None  # None: the composition's own, as for the annealed samplers
 
     def run(self, component, x, generator=None, callback=None, disable=True):
         if self.levels < 2:
             raise ValueError(f"ReverseDiffusion needs levels >= 2, got {self.levels}")
         start = time.perf_counter()
-        ts = component.schedule.timesteps(self.levels, self.t_min).tolist()
+        t_min = component.sampling_t_min if self.t_min is None else self.t_min
+        ts = component.schedule.timesteps(self.levels, t_min).tolist()
         for i in tqdm(range(len(ts) - 1), disable=disable, desc="ReverseDiffusion"):
             mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
                                                ts[i], ts[i + 1])

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
-from compgen.samplers import sample
 from compgen.tasks import toy2d
 from compgen.tasks.fidelity import evaluate, format_table, reference, row_label
 from compgen.tasks.plots import sample_grid
@@ -34,11 +32,9 @@ def run_demo(out: Path, n: int = 2000, seeds: int = 1, smoke: bool = False, prog
     for task, kind, sampler, settings in bar:
         ref, floor = refs[task]
         composition = toy2d.parse_task(task, kinds[kind])
-        metrics = evaluate(composition, ref, floor, sampler, {**settings, **speed}, n, seeds)
+        metrics, x = evaluate(composition, ref, floor, sampler, {**settings, **speed}, n, seeds)
         rows.append({"task": task, "kind": kind, "sampler": row_label(sampler, settings), "metrics": metrics})
-        if "error" not in metrics:
-            x = sample(composition, n, sampler, generator=torch.Generator().manual_seed(0),
-                       **settings, **speed).x
+        if x is not None:
             panels[DEMO_TASKS.index(task)].append((f"{kind} / {sampler}\nW2/floor "
                                                    f"{metrics['w2_over_floor']:.2f}", x))
     table = format_table(rows)

@@ -38,15 +38,19 @@ def reference(exact: Component, n: int, seed: int = 12345) -> tuple[GridDensity,
 
 
 def evaluate(composition: Component, ref: GridDensity, floor: float, sampler: str, settings: dict,
-             n: int, seeds: int) -> dict:
-    """Run one sampler ``seeds`` times and summarize; an unsupported combination gives ``error``."""
-    lls, w2s, mmds, accs, sps, evals = [], [], [], [], [], 0
+             n: int, seeds: int) -> tuple[dict, torch.Tensor | None]:
+    """Run one sampler ``seeds`` times; returns a summary and the first run's samples (n, 2).
+
+    An unsupported combination (MH on score-only models) gives ``{"error": ...}`` and None.
+    """
+    lls, w2s, mmds, accs, sps, evals, first = [], [], [], [], [], 0, None
     for seed in range(seeds):
         try:
             result = sample(composition, n, sampler, generator=torch.Generator().manual_seed(seed),
                             **settings)
         except EnergyRequiredError as err:
-            return {"error": str(err)}
+            return {"error": str(err)}, None
+        first = result.x if first is None else first
         exact = ref.sample(n, torch.Generator().manual_seed(1000 + seed))
         lls.append(log_likelihood(result.x, ref))
         w2s.append(w2(result.x, exact))
@@ -61,7 +65,8 @@ def evaluate(composition: Component, ref: GridDensity, floor: float, sampler: st
         "w2": w2_median, "w2_over_floor": w2_median / floor, "w2_per_seed": w2s,
         "mmd": statistics.fmean(mmds), "acceptance": statistics.fmean(accs),
         "evaluations": evals, "samples_per_second": statistics.median(sps),
-    }
+        "t_min": float(result.levels[-1]),
+    }, first
 
 
 def format_table(rows: list[dict]) -> str:

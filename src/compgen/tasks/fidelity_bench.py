@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from compgen.samplers import sample
 from compgen.tasks import toy2d
 from compgen.tasks.fidelity import SAMPLER_ROWS, evaluate, format_table, reference, row_label
 from compgen.tasks.plots import sample_grid
@@ -32,12 +31,11 @@ def run_fidelity_benchmark(out: Path, n: int = 2000, seeds: int = 3, progress: b
     for task, kind, sampler, settings in tqdm(jobs, disable=not progress, desc="fidelity"):
         ref, floor = refs[task]
         composition = toy2d.parse_task(task, named[kind])
-        metrics = evaluate(composition, ref, floor, sampler, settings, n, seeds)
+        metrics, x = evaluate(composition, ref, floor, sampler, settings, n, seeds)
         label = row_label(sampler, settings)
         rows.append({"task": task, "kind": kind, "sampler": label, "metrics": metrics})
         row = panels.setdefault((task, kind), [(f"{task} exact", ref)])
-        if "error" not in metrics:
-            x = sample(composition, n, sampler, generator=torch.Generator().manual_seed(0), **settings).x
+        if x is not None:
             row.append((f"{kind} {label}\nW2/floor {metrics['w2_over_floor']:.2f}", x))
     table = format_table(rows)
     result = {
