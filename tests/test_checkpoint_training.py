@@ -103,8 +103,8 @@ def _eps_error(model, exact, t, gen):
 def test_training_is_deterministic_and_learns():
     bars = toy2d.bars_h()
     data = bars.sample(2000, torch.Generator().manual_seed(0))
-    models = [cg.train(cg.EnergyDiffusion(dim=2, hidden=64, layers=2), data, steps=400, seed=3, progress=False)
-              for _ in range(2)]
+    models = [cg.train(cg.EnergyDiffusion(dim=2, hidden=64, layers=2), data, steps=400, seed=3,
+                       progress=False) for _ in range(2)]
     for p1, p2 in zip(models[0].parameters(), models[1].parameters(), strict=True):
         torch.testing.assert_close(p1, p2)
     untrained = cg.EnergyDiffusion(dim=2, hidden=64, layers=2)

@@ -60,13 +60,17 @@ def test_mh_samplers_match_gaussian_product_moments(sampler):
     assert torch.all((x.var(0) - var).abs() < 4.5 * var * math.sqrt(2 / n)), (x.var(0), var)
 
 
-@pytest.mark.parametrize("sampler", ["mala", "hmc"])
-def test_mh_samplers_get_mode_weights_of_a_product(sampler):
-    """p(x) ∝ [N(-1, .3^2) + N(1, .3^2)] N(x; 1, 1): the right mode's exact weight is known."""
+@pytest.mark.parametrize("sampler,reverse_step", [("mala", False), ("hmc", False), ("mala", True)])
+def test_mh_samplers_get_mode_weights_of_a_product(sampler, reverse_step):
+    """p(x) ∝ [N(-1, .3^2) + N(1, .3^2)] N(x; 1, 1): the right mode's exact weight is known.
+
+    With ``reverse_step`` the SMC weights include the reverse and forward kernel densities.
+    """
     bimodal = cg.GaussianMixture(torch.tensor([[-1.0], [1.0]]), 0.3, name="bimodal")
     tilt = gauss([1.0], 1.0, "tilt")
     n = 4000
-    x = cg.sample(bimodal & tilt, n, sampler, generator=torch.Generator().manual_seed(2), levels=60).x
+    x = cg.sample(bimodal & tilt, n, sampler, generator=torch.Generator().manual_seed(2), levels=60,
+                  reverse_step=reverse_step).x
     # weight_k ∝ w_k N(mu_k; 1, .3^2 + 1^2) (product of Gaussian densities)
     right, left = 1.0, math.exp(-0.5 * 4 / 1.09)
     p = right / (right + left)

@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                                          seed=args.seed, progress=not args.quiet)
     out = Path(args.out or f"{args.density}{'' if args.kind == 'energy' else '_score'}.safetensors")
     save(model, out)
-    record = {"command": "compgen " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    record = {"command": "compgen " + " ".join(shlex.quote(a) for a in args.argv),
               "density": args.density, "kind": args.kind, "samples": args.samples,
               "steps": args.steps, "seed": args.seed, "cpu_seconds": round(seconds, 1),
               "parameters": sum(p.numel() for p in model.parameters()),
@@ -162,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv
     args.func(args)
 
 

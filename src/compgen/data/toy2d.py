@@ -1,8 +1,8 @@
 """Named 2D densities, all analytic Gaussian mixtures, for demos, tests and benchmarks.
 
 ``bars_h & bars_v`` is a 4x4 grid of blobs that neither factor shows on its own;
-``ring & bands`` keeps (mostly) the ring's diagonal modes; ``ring & ~corner`` removes mass
-from the upper-right ones.
+``ring & bands`` keeps (mostly) the ring's diagonal modes; ``ring & corner ** -0.5`` removes
+mass from the upper-right ones.
 """
 
 from __future__ import annotations

@@ -26,7 +26,10 @@ from compgen.samplers import sample
 from compgen.tasks.plots import curves
 from compgen.training import train
 
-TASKS = {"product": ("bars_h & bars_v", ("bars_h", "bars_v")), "mixture": ("ring | bars_h", ("ring", "bars_h"))}
+TASKS = {
+    "product": ("bars_h & bars_v", ("bars_h", "bars_v")),
+    "mixture": ("ring | bars_h", ("ring", "bars_h")),
+}
 SIZES = (100, 300, 1000, 3000, 10000)
 EVAL_N = 2000
 
@@ -57,8 +60,8 @@ def run_data_efficiency(out: Path, sizes: tuple[int, ...] = SIZES, seeds: int = 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results: dict = {"sizes": list(sizes), "seeds": seeds, "train_steps": steps, "tasks": {}}
-    lines = ["| task | N | monolithic W2/floor | composed W2/floor | monolithic exact-LL | composed exact-LL |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| task | N | monolithic W2/floor | composed W2/floor | monolithic exact-LL "
+             "| composed exact-LL |", "|---|---|---|---|---|---|"]
     jobs = [(t, n, s) for t in TASKS for n in sizes for s in range(seeds)]
     refs = {}
     for task in TASKS:
@@ -78,19 +81,17 @@ def run_data_efficiency(out: Path, sizes: tuple[int, ...] = SIZES, seeds: int = 
                                   "expected_ll": refs[task][0].expected_log_prob(),
                                   "summary": summary, "runs": runs[task]}
         for i, n in enumerate(sizes):
-            s = summary
-            lines.append(
-                f"| {task} | {n} | {s['monolithic_w2_over_floor']['mean'][i]:.2f} ± "
-                f"{s['monolithic_w2_over_floor']['std'][i]:.2f} | {s['composed_w2_over_floor']['mean'][i]:.2f} ± "
-                f"{s['composed_w2_over_floor']['std'][i]:.2f} | {s['monolithic_exact_ll']['mean'][i]:.2f} | "
-                f"{s['composed_exact_ll']['mean'][i]:.2f} |")
-        curves(list(sizes), {
-            "monolithic (N samples, reverse diffusion)": tuple(np.array(summary["monolithic_w2_over_floor"][k])
-                                                               for k in ("mean", "std")),
-            "composed (2 x N/2 samples, annealed MALA)": tuple(np.array(summary["composed_w2_over_floor"][k])
-                                                               for k in ("mean", "std")),
-        }, out / f"data_efficiency_{task}.png", "total training samples N", "W2 / noise floor (lower is better)",
-            f"{task}: {TASKS[task][0]} ({seeds} seeds, mean ± std)", logy=True)
+            keys = ("monolithic_w2_over_floor", "composed_w2_over_floor", "monolithic_exact_ll",
+                    "composed_exact_ll")
+            cells = [f"{summary[k]['mean'][i]:.2f} ± {summary[k]['std'][i]:.2f}" for k in keys]
+            lines.append(f"| {task} | {n} | " + " | ".join(cells) + " |")
+        mean_std = {method: tuple(np.array(summary[f"{method}_w2_over_floor"][k]) for k in ("mean", "std"))
+                    for method in ("monolithic", "composed")}
+        curves(list(sizes), {"monolithic (N samples, reverse diffusion)": mean_std["monolithic"],
+                             "composed (2 x N/2 samples, annealed MALA)": mean_std["composed"]},
+               out / f"data_efficiency_{task}.png", "total training samples N",
+               "W2 / noise floor (lower is better)",
+               f"{task}: {TASKS[task][0]} ({seeds} seeds, mean ± std)", logy=True)
     results["table"] = "\n".join(lines)
     results["seconds"] = round(time.perf_counter() - start, 1)
     (out / "data_efficiency.json").write_text(json.dumps(results, indent=1))

@@ -22,7 +22,7 @@ TASKS = {
     "product": "bars_h & bars_v",
     "product_ring": "ring & bands",
     "mixture": "ring | bars_h",
-    "negation": "ring & ~corner",
+    "negation": "ring & corner ** -0.5",  # p_ring / p_corner^0.5; see README on strength 1
 }
 KINDS = ("analytic", "energy", "score")
 MODEL_CLASSES = {"energy": EnergyDiffusion, "score": ScoreDiffusion}

@@ -1,0 +1,69 @@
+"""The command line, in smoke-sized runs."""
+
+import json
+
+import pytest
+import torch
+
+import compgen as cg
+from compgen.cli import main
+from compgen.models.pretrained import WEIGHTS_DIR, available, load_pretrained
+
+
+def test_help_explains_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "train", "sample", "bench"):
+        assert command in out
+
+
+def test_demo_smoke(tmp_path, capsys):
+    main(["demo", "--smoke", "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert "| product | analytic | hmc |" in out and "| negation | energy | reverse |" in out
+    result = json.loads((tmp_path / "demo.json").read_text())
+    assert len(result["rows"]) == 3 * 2 * 3
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_train_writes_checkpoint_and_record(tmp_path):
+    out = tmp_path / "ring.safetensors"
+    main(["train", "--density", "ring", "--steps", "20", "--samples", "200", "--out", str(out), "--quiet"])
+    model = cg.load(out)
+    assert isinstance(model, cg.EnergyDiffusion)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["steps"] == 20 and record["command"].startswith("compgen train --density ring")
+
+
+def test_sample_expression(tmp_path, capsys):
+    png = tmp_path / "s.png"
+    main(["sample", "(bars_h & bars_v) | ring", "--components", "analytic", "--n", "200",
+          "--sampler", "mala", "--set", "levels=6", "--out", str(png), "--quiet"])
+    out = capsys.readouterr().out
+    assert "(bars_h & bars_v) | ring:" in out and "exact-LL" in out and "noise floor" in out
+    assert png.stat().st_size > 5_000
+
+
+def test_sample_rejects_bad_expression():
+    with pytest.raises(ValueError, match="unknown component 'nope'"):
+        main(["sample", "ring & nope", "--components", "analytic", "--quiet"])
+
+
+def test_shipped_weights_have_training_records():
+    names = available()
+    assert {"bars_h", "bars_v", "ring", "bands", "corner"} <= set(names)
+    for name in names:
+        record = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+        assert record["command"].startswith("compgen train") and record["cpu_seconds"] < 120
+        model = load_pretrained(name)
+        assert model.t_min == 5e-3 and repr(model) == name.removesuffix("_score")
+
+
+def test_learned_compositions_stop_at_their_trusted_noise_level():
+    q = load_pretrained("bars_h") & cg.data.toy2d.bars_v()
+    assert q.sampling_t_min == 5e-3
+    result = cg.sample(q, 8, "mala", levels=4, generator=torch.Generator().manual_seed(0))
+    assert result.levels[-1].item() == pytest.approx(5e-3)
+    assert cg.sample(cg.data.toy2d.ring(), 8, "mala", levels=4).levels[-1].item() == pytest.approx(1e-3)
