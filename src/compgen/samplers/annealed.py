@@ -1,16 +1,17 @@
 """Annealed MCMC: run a kernel for K steps at each noise level, from t = 1 down to t_min.
 
-Optionally (``reverse_step=True``, as in Du et al. 2023) the chains move between levels by one
-ancestral reverse-diffusion step with the composed score (free: the score is cached). Measured
-on the 2D suite it does not help: with SMC it raises the weight variance (about 10x more
-resampling, higher W2), and without SMC it changes little. So it is off by default.
-
 The driver is shared; :class:`AnnealedULA`, :class:`AnnealedMALA`, :class:`AnnealedUHMC`,
 :class:`AnnealedHMC` and :class:`RepeatedReverse` differ only in kernel and settings.
-Optionally (``resample=True``) the chains carry importance weights for the change of target
-between levels, ``log w += E_prev(x) - E_next(x)``, and are resampled when the effective
-sample size drops: sequential Monte Carlo (Del Moral et al. 2006), which corrects the
-relative mass of modes that local MCMC moves cannot transport between.
+
+With ``resample`` the chains carry importance weights for the change of target between
+levels, ``log w += E_prev(x) - E_next(x)``, and are resampled when the effective sample size
+drops: sequential Monte Carlo (Del Moral et al. 2006), which corrects the relative mass of
+modes that local MCMC moves cannot carry mass between.
+
+With ``reverse_step=True`` (as in Du et al. 2023) the chains move between levels by one
+ancestral reverse-diffusion step with the composed score (free: the score is cached). On the
+2D suite it did not help: with SMC it raised the weight variance (about 10x more resampling,
+higher W2), and without SMC it changed little. So it is off by default.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class AnnealedMCMC(Sampler):
         resample: carry SMC importance weights between levels and resample. ``None`` (default)
             means: for MH samplers, when every component's energy is exact (analytic). Learned
             energies are only pinned down through their gradients; their errors compound in
-            the weights and collapse them (measured in benchmarks/fidelity.py), so for them
-            it is opt-in.
+            the weights and collapse them (the ``resample=True`` rows of
+            ``compgen bench fidelity``), so for them it is opt-in.
         ess_threshold: resample when the effective sample size falls below this fraction of
             the chains; a high value resamples often, each time with few duplicates.
         reverse_step: move between levels by the ancestral reverse step (else: stay put, and
@@ -104,6 +105,7 @@ class AnnealedMCMC(Sampler):
         start, ts = time.perf_counter(), component.schedule.timesteps(self.levels, t_min)
         sigmas = component.schedule.sigma(ts)
         step = self.step_size * sigmas[0].item() ** self.step_power
+        adapt = self.adapt and (component.has_energy or self.line_points > 0)
         state, momentum, log_w, evaluations, resample_count = None, torch.zeros_like(x), None, 0, 0
         acceptance, steps_used = torch.full((len(ts),), math.nan), torch.zeros(len(ts))
         for i in tqdm(range(len(ts)), disable=disable, desc=type(self).__name__):
@@ -119,7 +121,6 @@ class AnnealedMCMC(Sampler):
                     new_state, momentum, log_w, self.ess_threshold, generator, force=i == len(ts) - 1)
                 resample_count += did
             state = new_state
-            adapt = self.adapt and target.has_log_ratio
             if not adapt:
                 step = self.step_size * sigmas[i].item() ** self.step_power
             accepts = []
