@@ -105,7 +105,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     else:
         from compgen.tasks.data_efficiency import run_data_efficiency
 
-        result = run_data_efficiency(out, seeds=args.seeds, steps=args.steps, progress=not args.quiet)
+        result = run_data_efficiency(out, tasks=tuple(args.tasks), seeds=args.seeds, steps=args.steps,
+                                     progress=not args.quiet)
         print(result["table"])
 
 
@@ -153,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, default=2000, help="samples per run (fidelity)")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=3000, help="training steps per model (data-efficiency)")
+    p.add_argument("--steps", type=int, default=8000, help="training steps per model (data-efficiency)")
+    p.add_argument("--tasks", nargs="+", default=["product", "mixture"],
+                   help="data-efficiency tasks (one process each runs in parallel)")
     p.set_defaults(func=cmd_bench)
 
     for p in sub.choices.values():
