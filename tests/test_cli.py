@@ -67,3 +67,17 @@ def test_learned_compositions_stop_at_their_trusted_noise_level():
     result = cg.sample(q, 8, "mala", levels=4, generator=torch.Generator().manual_seed(0))
     assert result.levels[-1].item() == pytest.approx(5e-3)
     assert cg.sample(cg.data.toy2d.ring(), 8, "mala", levels=4).levels[-1].item() == pytest.approx(1e-3)
+
+
+def test_fidelity_benchmark_covers_every_task_and_kind(tmp_path, monkeypatch):
+    """Tiny sizes; a mixture of score-only models is recorded as n/a, not a crash."""
+    import compgen.tasks.fidelity_bench as bench
+    from compgen.tasks import toy2d
+
+    monkeypatch.setattr(bench, "SAMPLER_ROWS", [("reverse", {"levels": 3}), ("mala", {"levels": 3})])
+    monkeypatch.setattr(bench, "EXTRA_ROWS", {kind: [] for kind in toy2d.KINDS})
+    result = bench.run_fidelity_benchmark(tmp_path, n=40, seeds=1, progress=False)
+    assert result["complete"] and len(result["rows"]) == len(toy2d.TASKS) * len(toy2d.KINDS) * 2
+    errors = [(r["task"], r["kind"], r["sampler"]) for r in result["rows"] if "error" in r["metrics"]]
+    assert ("mixture", "score", "reverse") in errors and ("product", "score", "mala") in errors
+    assert (tmp_path / "fidelity.png").exists() and (tmp_path / "fidelity.md").exists()
