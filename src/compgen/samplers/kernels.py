@@ -2,7 +2,7 @@
 
 Two kernels cover the four annealed samplers:
 
-- :func:`langevin_step`: ULA (``metropolis=False``) and MALA (``metropolis=True``);
+- :func:`langevin_step`: ULA (``metropolis_adjust=False``) and MALA (``metropolis_adjust=True``);
   ``x' = x + eps s(x) + noise_scale sqrt(2 eps) xi``.
 - :func:`hmc_step`: U-HMC (no MH, momentum kept between steps) and HMC (leapfrog + MH on the
   Hamiltonian ``E(x) + |p|^2 / 2``, momentum negated on rejection).
@@ -22,7 +22,7 @@ from compgen.samplers.target import State, Target
 
 
 class Info(NamedTuple):
-    accept_prob: Tensor  # (B,); ones for unadjusted kernels
+    accept_prob: Tensor  # (B,); for unadjusted kernels what MH would have accepted (NaN if unknown)
     accepted: Tensor  # (B,) bool
 
 
