@@ -27,9 +27,9 @@ from tqdm.auto import tqdm
 
 from compgen.algebra.component import Component
 from compgen.samplers.kernels import Info, hmc_step, langevin_step
-from compgen.samplers.result import Sampler, SampleResult, check_finite
+from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels
 from compgen.samplers.reverse import ancestral_kernel
-from compgen.samplers.target import State, Target
+from compgen.samplers.target import State, Target, has_log_ratio
 
 
 @dataclass
@@ -101,11 +101,10 @@ class AnnealedMCMC(Sampler):
             callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
         self._validate(component)
         resample = self._resamples(component)
-        t_min = component.sampling_t_min if self.t_min is None else self.t_min
-        start, ts = time.perf_counter(), component.schedule.timesteps(self.levels, t_min)
+        start, ts = time.perf_counter(), noise_levels(component, self.levels, self.t_min)
         sigmas = component.schedule.sigma(ts)
         step = self.step_size * sigmas[0].item() ** self.step_power
-        adapt = self.adapt and (component.has_energy or self.line_points > 0)
+        adapt = self.adapt and has_log_ratio(component, self.line_points)
         state, momentum, log_w, evaluations, resample_count = None, torch.zeros_like(x), None, 0, 0
         acceptance, steps_used = torch.full((len(ts),), math.nan), torch.zeros(len(ts))
         for i in tqdm(range(len(ts)), disable=disable, desc=type(self).__name__):

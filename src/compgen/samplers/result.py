@@ -60,6 +60,13 @@ def check_finite(x: Tensor, level: int, t: float, step: int) -> None:
 
 
 
+def noise_levels(component: Component, levels: int, t_min: float | None) -> Tensor:
+    """The sampler's grid: ``levels`` log-SNR-spaced levels from t=1 down to ``t_min``, which
+    defaults to the lowest level every part of the composition is trustworthy at. Returns (L,)."""
+    t_min = component.sampling_t_min if t_min is None else t_min
+    return component.schedule.timesteps(levels, t_min)
+
+
 class Sampler:
     """Anything with ``run(component, x_init, generator, callback, disable) -> SampleResult``."""
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from compgen.samplers.result import Sampler, SampleResult, check_finite
+from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels
 from compgen.schedule import VPSchedule
 
 
@@ -46,8 +46,7 @@ class ReverseDiffusion(Sampler):
         if self.levels < 2:
             raise ValueError(f"ReverseDiffusion needs levels >= 2, got {self.levels}")
         start = time.perf_counter()
-        t_min = component.sampling_t_min if self.t_min is None else self.t_min
-        ts = component.schedule.timesteps(self.levels, t_min).tolist()
+        ts = noise_levels(component, self.levels, self.t_min).tolist()
         for i in tqdm(range(len(ts) - 1), disable=disable, desc="ReverseDiffusion"):
             mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
                                                ts[i], ts[i + 1])

@@ -18,6 +18,11 @@ class State(NamedTuple):
     score: Tensor  # (B, D)
 
 
+def has_log_ratio(component: Component, line_points: int) -> bool:
+    """Whether MH energy differences can be had: exact energies, or the score's line integral."""
+    return line_points > 0 or component.has_energy
+
+
 class Target:
     """``component`` at noise level ``t``; counts evaluations of the composed density.
 
@@ -36,7 +41,7 @@ class Target:
             raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {line_points}")
         self.component, self.t, self.line_points = component, t, line_points
         self.evaluations = 0
-        self.has_log_ratio = line_points > 0 or component.has_energy
+        self.has_log_ratio = has_log_ratio(component, line_points)
 
     def evaluate(self, x: Tensor) -> State:
         energy, score = self.component.energy_and_score(x, self.t)

@@ -9,12 +9,15 @@ evaluations of the composed density per chain, and samples per second.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from compgen.algebra.component import Component, EnergyRequiredError
 from compgen.metrics import GridDensity, grid_density, log_likelihood, mmd, w2
 from compgen.samplers import sample
+from compgen.tasks import toy2d
 
 SAMPLER_ROWS: list[tuple[str, dict]] = [
     ("reverse", {}),
@@ -67,6 +70,35 @@ def evaluate(composition: Component, ref: GridDensity, floor: float, sampler: st
         "evaluations": evals, "samples_per_second": statistics.median(sps),
         "t_min": float(result.levels[-1]),
     }, first
+
+
+def measure(jobs: list[tuple[str, str, str, dict]], named: dict[str, dict[str, Component]],
+            refs: dict[str, tuple[GridDensity, float]], n: int, seeds: int, overrides: dict | None = None,
+            progress: bool = True, desc: str = "fidelity",
+            on_row: Callable[[list[dict]], None] | None = None) -> tuple[list[dict], dict]:
+    """Evaluate (task, kind, sampler, settings) jobs; ``overrides`` go to every sampler.
+
+    Returns the rows and, per (task, kind), figure panels: the exact density, then samples.
+    A composition that cannot be built (a mixture of score-only models) is an error row.
+    """
+    rows, panels = [], {}
+    for task, kind, sampler, settings in tqdm(jobs, disable=not progress, desc=desc):
+        ref, floor = refs[task]
+        label = row_label(sampler, settings)
+        try:
+            composition = toy2d.parse_task(task, named[kind])
+        except EnergyRequiredError as err:
+            metrics, x = {"error": str(err)}, None
+        else:
+            metrics, x = evaluate(composition, ref, floor, sampler, {**settings, **(overrides or {})},
+                                  n, seeds)
+        rows.append({"task": task, "kind": kind, "sampler": label, "metrics": metrics})
+        panel = panels.setdefault((task, kind), [(f"{task}: exact\n{toy2d.TASKS[task]}", ref)])
+        if x is not None:
+            panel.append((f"{kind} / {label}\nW2/floor {metrics['w2_over_floor']:.2f}", x))
+        if on_row is not None:
+            on_row(rows)
+    return rows, panels
 
 
 def format_table(rows: list[dict]) -> str:
