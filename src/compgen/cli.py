@@ -50,12 +50,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from compgen.tasks.toy2d import train_density_model
 
     model, seconds = train_density_model(args.density, args.kind, n=args.samples, steps=args.steps,
-                                         seed=args.seed, progress=not args.quiet)
+                                         seed=args.seed, hidden=args.hidden, layers=args.layers,
+                                         progress=not args.quiet)
     out = Path(args.out or f"{args.density}{'' if args.kind == 'energy' else '_score'}.safetensors")
     save(model, out)
     record = {"command": "compgen " + " ".join(shlex.quote(a) for a in args.argv),
               "density": args.density, "kind": args.kind, "samples": args.samples,
-              "steps": args.steps, "seed": args.seed, "cpu_seconds": round(seconds, 1),
+              "steps": args.steps, "seed": args.seed, "hidden": args.hidden, "layers": args.layers,
+              "cpu_seconds": round(seconds, 1),
               "parameters": sum(p.numel() for p in model.parameters()),
               "torch": torch.__version__}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
@@ -98,7 +100,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.which == "fidelity":
         from compgen.tasks.fidelity_bench import run_fidelity_benchmark
 
-        result = run_fidelity_benchmark(out, n=args.n, seeds=args.seeds, progress=not args.quiet)
+        result = run_fidelity_benchmark(out, n=args.n, seeds=args.seeds, analytic_seeds=args.analytic_seeds,
+                                        progress=not args.quiet)
         print(result["table"])
     else:
         from compgen.tasks.data_efficiency import run_data_efficiency
@@ -130,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=TRAIN_SAMPLES, help="training set size")
     p.add_argument("--steps", type=int, default=TRAIN_STEPS, help="optimizer steps")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=128, help="width of the network's hidden layers")
+    p.add_argument("--layers", type=int, default=3, help="number of hidden layers")
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
     p.set_defaults(func=cmd_train)
 
@@ -151,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("which", choices=["fidelity", "data-efficiency"])
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, default=2000, help="samples per run (fidelity)")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
+    p.add_argument("--analytic-seeds", type=int, default=8,
+                   help="repeats per row with analytic components (fidelity; cheap, so more)")
     p.add_argument("--steps", type=int, default=8000, help="training steps per model (data-efficiency)")
     p.add_argument("--tasks", nargs="+", default=["product", "mixture"],
                    help="data-efficiency tasks (one process each runs in parallel)")

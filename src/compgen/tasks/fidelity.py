@@ -73,10 +73,13 @@ def evaluate(composition: Component, ref: GridDensity, floor: float, sampler: st
 
 
 def measure(jobs: list[tuple[str, str, str, dict]], named: dict[str, dict[str, Component]],
-            refs: dict[str, tuple[GridDensity, float]], n: int, seeds: int, overrides: dict | None = None,
+            refs: dict[str, tuple[GridDensity, float]], n: int, seeds: int | dict[str, int],
+            overrides: dict | None = None,
             progress: bool = True, desc: str = "fidelity",
             on_row: Callable[[list[dict]], None] | None = None) -> tuple[list[dict], dict]:
     """Evaluate (task, kind, sampler, settings) jobs; ``overrides`` go to every sampler.
+
+    ``seeds`` is the number of repeats per row, or a number per component kind.
 
     Returns the rows and, per (task, kind), figure panels: the exact density, then samples.
     A composition that cannot be built (a mixture of score-only models) is an error row.
@@ -90,8 +93,9 @@ def measure(jobs: list[tuple[str, str, str, dict]], named: dict[str, dict[str, C
         except EnergyRequiredError as err:
             metrics, x = {"error": str(err)}, None
         else:
+            repeats = seeds[kind] if isinstance(seeds, dict) else seeds
             metrics, x = evaluate(composition, ref, floor, sampler, {**settings, **(overrides or {})},
-                                  n, seeds)
+                                  n, repeats)
         rows.append({"task": task, "kind": kind, "sampler": label, "metrics": metrics})
         panel = panels.setdefault((task, kind), [(f"{task}: exact\n{toy2d.TASKS[task]}", ref)])
         if x is not None:

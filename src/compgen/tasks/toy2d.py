@@ -32,8 +32,8 @@ TRAIN_SAMPLES, TRAIN_STEPS = 5000, 10000
 
 
 def train_density_model(name: str, kind: str = "energy", n: int = TRAIN_SAMPLES,
-                        steps: int = TRAIN_STEPS, seed: int = 0, progress: bool = True
-                        ) -> tuple[DiffusionMLP, float]:
+                        steps: int = TRAIN_STEPS, seed: int = 0, hidden: int = 128, layers: int = 3,
+                        progress: bool = True) -> tuple[DiffusionMLP, float]:
     """Train a model of kind ``energy``/``score`` on ``n`` exact samples of a named density.
 
     Returns: the trained model and the training time in seconds.
@@ -41,7 +41,7 @@ def train_density_model(name: str, kind: str = "energy", n: int = TRAIN_SAMPLES,
     if kind not in MODEL_CLASSES:
         raise ValueError(f"kind must be one of {sorted(MODEL_CLASSES)}, got {kind!r}")
     data = density(name).sample(n, torch.Generator().manual_seed(seed))
-    model = MODEL_CLASSES[kind](dim=2, name=name)
+    model = MODEL_CLASSES[kind](dim=2, name=name, hidden=hidden, layers=layers)
     start = time.perf_counter()
     train(model, data, steps=steps, seed=seed, progress=progress)
     return model, time.perf_counter() - start
