@@ -5,6 +5,10 @@ A component is an unnormalized density over R^dim at every noise level t in [0, 
 Components are pure functions of ``(x, t)``: no hidden state changes between calls, so a
 component can be evaluated in another process or on another machine.
 
+Discrete components (:class:`compgen.algebra.discrete.DiscreteComponent`) follow the same
+protocol over categorical vectors, with ``num_categories`` set; their "score" is the gradient
+with respect to a one-hot encoding, and they have no noise levels.
+
 Score-only components (``has_energy = False``) still compose by products and powers, since
 scores add, but anything that needs energy values (mixtures, Metropolis-Hastings) raises
 :class:`EnergyRequiredError` naming the score-only part.
@@ -38,6 +42,8 @@ class Component:
         exact: whether the energy is exact at every noise level (analytic densities), so that
             energy differences across levels can be trusted (SMC resampling uses them).
         schedule: the forward noising process the component's noise levels refer to.
+        num_categories: None for densities over R^dim; K for distributions over
+            {0, ..., K-1}^dim (discrete components).
     """
 
     dim: int
@@ -45,17 +51,18 @@ class Component:
     exact: bool = False
     t_min: float = 1e-3
     schedule: VPSchedule = DEFAULT_SCHEDULE
+    num_categories: int | None = None
 
     # -- evaluation -------------------------------------------------------------------------
-    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         """E(x, t) for x of shape (B, D); returns (B,)."""
         raise EnergyRequiredError(f"{self!r} is score-only: it has no energy")
 
-    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         """-grad_x E(x, t) for x of shape (B, D); returns (B, D)."""
         return self.energy_and_score(x, t)[1]
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
         """Both at once (one forward and one backward pass for networks).
 
         Returns: energy (B,) or None for score-only components, and score (B, D).

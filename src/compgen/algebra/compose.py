@@ -43,6 +43,10 @@ def _check_compatible(components: Sequence[Component], what: str) -> None:
                 f"{what} of components with different dimensions: "
                 f"{first!r} has dim {first.dim}, {c!r} has dim {c.dim}"
             )
+        if c.num_categories != first.num_categories:
+            kinds = [f"{x!r} is " + ("continuous" if x.num_categories is None
+                                     else f"over {x.num_categories} categories") for x in (first, c)]
+            raise ValueError(f"{what} of incompatible spaces: {kinds[0]}, {kinds[1]}")
         if c.schedule != first.schedule:
             raise ValueError(
                 f"{what} of components on different noise schedules: "
@@ -59,17 +63,17 @@ class Product(Component):
             flat.extend(c.components if isinstance(c, Product) else [c])
         _check_compatible(flat, "product")
         self.components = flat
-        self.dim, self.schedule = flat[0].dim, flat[0].schedule
+        self.dim, self.schedule, self.num_categories = flat[0].dim, flat[0].schedule, flat[0].num_categories
         self.has_energy = all(c.has_energy for c in flat)
 
-    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         self.require_energy("the energy of a product")
         return sum(c.energy(x, t) for c in self.components)
 
-    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return sum(c.score(x, t) for c in self.components)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
         parts = [c.energy_and_score(x, t) for c in self.components]
         score = sum(s for _, s in parts)
         energy = sum(e for e, _ in parts) if self.has_energy else None
@@ -99,18 +103,20 @@ class Mixture(Component):
             raise ValueError(f"mixture weights must be finite and positive, got {w.tolist()}")
         self.components = components
         self.log_weights = torch.log(w / w.sum()).float()
-        self.dim, self.schedule = components[0].dim, components[0].schedule
+        first = components[0]
+        self.dim, self.schedule, self.num_categories = first.dim, first.schedule, first.num_categories
         self.has_energy = True
 
-    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         energies = torch.stack([c.energy(x, t) for c in self.components], dim=-1)  # (B, K)
         return -torch.logsumexp(self.log_weights.to(energies) - energies, dim=-1)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
         parts = [c.energy_and_score(x, t) for c in self.components]
         logits = self.log_weights.to(x) - torch.stack([e for e, _ in parts], dim=-1)  # (B, K)
         resp = torch.softmax(logits, dim=-1)  # posterior over components
-        score = torch.einsum("bk,kbd->bd", resp, torch.stack([s for _, s in parts]))
+        scores = torch.stack([s for _, s in parts], dim=1)  # (B, K, ...): (B, K, D) or (B, K, D, C)
+        score = (resp.view(*resp.shape, *[1] * (scores.dim() - 2)) * scores).sum(1)
         return -torch.logsumexp(logits, dim=-1), score
 
     def leaves(self) -> list[Component]:
@@ -139,14 +145,15 @@ class Power(Component):
             raise ValueError(f"exponent must be finite and non-zero, got {exponent}")
         self.base, self.exponent = base, exponent
         self.dim, self.schedule, self.has_energy = base.dim, base.schedule, base.has_energy
+        self.num_categories = base.num_categories
 
-    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.exponent * self.base.energy(x, t)
 
-    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.exponent * self.base.score(x, t)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
         energy, score = self.base.energy_and_score(x, t)
         return (None if energy is None else self.exponent * energy), self.exponent * score
 
@@ -168,14 +175,15 @@ class Conditioned(Component):
     def __init__(self, model: Component, condition: Tensor | int):
         self.model, self.condition, self.t_min = model, condition, model.t_min
         self.dim, self.schedule, self.has_energy = model.dim, model.schedule, model.has_energy
+        self.num_categories = model.num_categories
 
-    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.model.energy(x, t, cond=self.condition)
 
-    def score(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.model.score(x, t, cond=self.condition)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
         return self.model.energy_and_score(x, t, cond=self.condition)
 
     def leaves(self) -> list[Component]:

@@ -58,10 +58,10 @@ class GaussianMixture(Component):
         log_n = -0.5 * (diff**2 / var + torch.log(2 * math.pi * var)).sum(-1)
         return self.log_weights.to(x) + log_n, diff, var
 
-    def energy(self, x: Tensor, t: float | Tensor) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return -torch.logsumexp(self._log_components(x, t)[0], dim=-1)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor) -> tuple[Tensor, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
         log_c, diff, var = self._log_components(x, t)
         resp = torch.softmax(log_c, dim=-1)  # (B, K)
         score = -(resp[..., None] * diff / var).sum(1)

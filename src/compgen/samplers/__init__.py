@@ -1,4 +1,5 @@
-"""Samplers for compositions: annealed MCMC (ULA, MALA, U-HMC, HMC) and reverse diffusion."""
+"""Samplers for compositions: annealed MCMC (ULA, MALA, U-HMC, HMC) and reverse diffusion over
+R^D; Gibbs, Gibbs-with-Gradients and MH with a model proposal over categorical vectors."""
 
 from __future__ import annotations
 
@@ -16,34 +17,39 @@ from compgen.samplers.annealed import (
     AnnealedULA,
     RepeatedReverse,
 )
+from compgen.samplers.discrete import DiscreteMCMC, Gibbs, GibbsWithGradients, ModelProposalMH
 from compgen.samplers.kernels import Info, hmc_step, langevin_step, log_acceptance
-from compgen.samplers.result import NonFiniteError, Sampler, SampleResult
+from compgen.samplers.result import ChainResult, NonFiniteError, Sampler, SampleResult
 from compgen.samplers.reverse import ReverseDiffusion
 from compgen.samplers.target import State, Target
 
 SAMPLERS: dict[str, type[Sampler]] = {
     "reverse": ReverseDiffusion, "reverse_repeat": RepeatedReverse, "ula": AnnealedULA,
     "mala": AnnealedMALA, "uhmc": AnnealedUHMC, "hmc": AnnealedHMC,
+    "gibbs": Gibbs, "gwg": GibbsWithGradients, "mh": ModelProposalMH,
 }
 
 
 def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
            generator: torch.Generator | None = None, x_init: torch.Tensor | None = None,
            callback: Callable[[dict], None] | None = None, progress: bool = False,
-           **settings) -> SampleResult:
+           **settings) -> SampleResult | ChainResult:
     """Draw ``n`` samples of a component or composition.
 
     Args:
         component: what to sample, e.g. ``(a & b) | c``.
         n: number of independent chains (= samples).
-        sampler: a name from ``SAMPLERS`` ("reverse", "reverse_repeat", "ula", "mala", "uhmc",
-            "hmc"), with ``settings`` passed to its constructor, or a sampler object.
+        sampler: a name from ``SAMPLERS`` with ``settings`` passed to its constructor, or a
+            sampler object. Continuous: "reverse", "reverse_repeat", "ula", "mala", "uhmc",
+            "hmc". Discrete: "gibbs", "gwg", "mh" (needs ``proposal=model``).
         generator: source of all randomness (deterministic for a seeded generator).
-        x_init: (n, D) starting points at t=1; N(0, I) draws by default.
+        x_init: (n, D) starting points: at t=1, N(0, I) draws by default; for discrete
+            components integer states, uniform by default.
         callback: called after each noise level with a dict (``x``, ``i``, ``t``, ...).
         progress: show a progress bar over noise levels.
 
-    Returns: :class:`SampleResult` with ``x`` of shape (n, D) and diagnostics.
+    Returns: :class:`SampleResult` (:class:`ChainResult` for discrete samplers) with ``x`` of
+    shape (n, D) and diagnostics.
     """
     if not isinstance(component, Component):
         raise TypeError(f"sample: component must be a compgen Component, got {type(component).__name__}")
@@ -56,8 +62,14 @@ def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
     elif settings:
         raise TypeError(f"sample: settings {sorted(settings)} go to the sampler's constructor, "
                         "not beside a sampler object")
+    discrete = component.num_categories is not None
+    if sampler.discrete != discrete:
+        kind = {True: "discrete", False: "continuous"}
+        raise ValueError(f"sample: {type(sampler).__name__} is for {kind[sampler.discrete]} components, "
+                         f"but {component!r} is {kind[discrete]}")
     if x_init is None:
-        x_init = torch.randn(n, component.dim, generator=generator)
+        x_init = (torch.randint(component.num_categories, (n, component.dim), generator=generator)
+                  if discrete else torch.randn(n, component.dim, generator=generator))
     elif tuple(x_init.shape) != (n, component.dim):
         raise ValueError(f"sample: x_init must have shape ({n}, {component.dim}), got {tuple(x_init.shape)}")
     with torch.no_grad():
@@ -66,7 +78,8 @@ def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
 
 __all__ = [
     "AnnealedHMC", "AnnealedLangevin", "AnnealedMALA", "AnnealedMCMC", "AnnealedUHMC",
-    "AnnealedULA", "Info", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
+    "AnnealedULA", "ChainResult", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info",
+    "ModelProposalMH", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
     "SampleResult", "Sampler", "State", "Target", "hmc_step", "langevin_step", "log_acceptance",
     "sample",
 ]

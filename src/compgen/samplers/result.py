@@ -68,8 +68,36 @@ def noise_levels(component: Component, levels: int, t_min: float | None) -> Tens
 
 
 class Sampler:
-    """Anything with ``run(component, x_init, generator, callback, disable) -> SampleResult``."""
+    """Anything with ``run(component, x_init, generator, callback, disable) -> SampleResult``
+    (``ChainResult`` for discrete samplers, which set ``discrete = True``)."""
+
+    discrete = False
 
     def run(self, component: Component, x: Tensor, generator: torch.Generator | None = None,
             callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
         raise NotImplementedError
+
+
+@dataclass
+class ChainResult:
+    """Samples of a discrete sampler plus diagnostics.
+
+    Attributes:
+        x: (n, D) integer samples: each chain's last state.
+        acceptance: (S,) mean acceptance probability per step (1 for Gibbs).
+        evaluations: evaluations of the composed energy per chain.
+        wall_time: seconds.
+    """
+
+    x: Tensor
+    acceptance: Tensor
+    evaluations: float
+    wall_time: float
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.x.shape[0] / self.wall_time
+
+    def summary(self) -> str:
+        return (f"{self.x.shape[0]} samples, {len(self.acceptance)} steps, {self.evaluations:.0f} "
+                f"evaluations, acceptance {self.acceptance.mean():.2f}, {self.wall_time:.2f}s")
