@@ -14,22 +14,24 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from compgen.models.autoregressive import AutoregressiveModel
 from compgen.models.diffusion import DiffusionMLP, EnergyDiffusion, ScoreDiffusion
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.schedule import VPSchedule
 
 FORMAT = "compgen-checkpoint"
 FORMAT_VERSION = 1
-_NETWORKS = {cls.__name__: cls for cls in (EnergyDiffusion, ScoreDiffusion)}
+_NETWORKS = {cls.__name__: cls for cls in (EnergyDiffusion, ScoreDiffusion, AutoregressiveModel)}
+Model = DiffusionMLP | AutoregressiveModel | GaussianMixture
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or incompatible with this version of compgen."""
 
 
-def save(model: DiffusionMLP | GaussianMixture, path: str | os.PathLike) -> Path:
+def save(model: Model, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` (.safetensors) atomically; returns the path."""
-    if isinstance(model, DiffusionMLP):
+    if isinstance(model, DiffusionMLP | AutoregressiveModel):
         config, tensors = model.config(), {k: v.contiguous() for k, v in model.state_dict().items()}
     elif isinstance(model, GaussianMixture):
         config = {"kind": "GaussianMixture", "name": model.name, "schedule": model.schedule.to_dict()}
@@ -49,7 +51,7 @@ def save(model: DiffusionMLP | GaussianMixture, path: str | os.PathLike) -> Path
     return path
 
 
-def load(path: str | os.PathLike) -> DiffusionMLP | GaussianMixture:
+def load(path: str | os.PathLike) -> Model:
     """Read a model written by :func:`save`; raises :class:`CheckpointError` on a bad file."""
     path = Path(path)
     if not path.is_file():
@@ -72,8 +74,12 @@ def load(path: str | os.PathLike) -> DiffusionMLP | GaussianMixture:
         raise CheckpointError(f"{path}: config and weights do not match ({err})") from err
 
 
-def _build(config: dict, tensors: dict[str, torch.Tensor]) -> DiffusionMLP | GaussianMixture:
+def _build(config: dict, tensors: dict[str, torch.Tensor]) -> Model:
     kind = config.pop("kind")
+    if kind == "AutoregressiveModel":  # discrete: no noise schedule
+        model = AutoregressiveModel(**config)
+        model.load_state_dict(tensors, strict=True)
+        return model.eval()
     schedule = VPSchedule(**config.pop("schedule"))
     if kind == "GaussianMixture":
         return GaussianMixture(tensors["means"], tensors["stds"], tensors["weights"],

@@ -1,4 +1,5 @@
-"""Denoising score matching for both diffusion parameterizations (Vincent 2011; Ho et al. 2020)."""
+"""Training loops: denoising score matching for both diffusion parameterizations (Vincent 2011;
+Ho et al. 2020), and maximum likelihood for autoregressive sequence models."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from compgen.models.autoregressive import AutoregressiveModel
 from compgen.models.diffusion import DiffusionMLP
 
 
@@ -56,9 +58,7 @@ def train(model: DiffusionMLP, data: Tensor, steps: int = 3000, batch_size: int 
     data = data.float()
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    # linear warm-up, then cosine decay to 1% of lr: the low-noise score needs a fine finish
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 100) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))))
+    sched = _warmup_cosine(opt, steps)
     model.train()
     bar = tqdm(range(steps), disable=not progress, desc=f"train {model!r}")
     for step in bar:
@@ -75,4 +75,47 @@ def train(model: DiffusionMLP, data: Tensor, steps: int = 3000, batch_size: int 
         if step % 100 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.load_state_dict(ema.state_dict())
+    return model.eval()
+
+
+def _warmup_cosine(opt: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then cosine decay to 1% of lr: the low-noise score needs a fine finish."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / 100) * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))))
+
+
+def train_autoregressive(model: AutoregressiveModel, data: dict[int, Tensor], steps: int = 3000,
+                         batch_size: int = 128, lr: float = 3e-3, seed: int = 0,
+                         progress: bool = True) -> AutoregressiveModel:
+    """Maximum likelihood on sequences of several lengths; returns the model.
+
+    Args:
+        data: length -> (N, length) token ids; each step trains on one length, drawn uniformly,
+            so the network learns every length it is told about.
+        seed: seeds the lengths and batches drawn.
+    """
+    for length, x in data.items():
+        if x.dim() != 2 or x.shape[1] != length or x.dtype != torch.long:
+            raise ValueError(f"train_autoregressive: data[{length}] must be a (N, {length}) long tensor, "
+                             f"got {tuple(x.shape)} {x.dtype}")
+        if x.min() < 0 or x.max() >= model.num_categories:
+            raise ValueError(f"train_autoregressive: data[{length}] has tokens outside "
+                             f"[0, {model.num_categories - 1}]")
+    gen = torch.Generator().manual_seed(seed)
+    lengths = sorted(data)
+    models = {length: model.with_length(length) for length in lengths}
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = _warmup_cosine(opt, steps)
+    bar = tqdm(range(steps), disable=not progress, desc=f"train {model!r}")
+    for step in bar:
+        length = lengths[int(torch.randint(len(lengths), (), generator=gen))]
+        x = data[length]
+        batch = x[torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)]
+        loss = models[length].energy(batch).mean() / length  # nats per token
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            bar.set_postfix(nats_per_token=f"{loss.item():.3f}")
     return model.eval()
