@@ -128,6 +128,7 @@ def test_nan_energy_raises(gen):
     ("gibbs", {"steps": 30, "scan": "random"}),
     ("gwg", {"steps": 250}),  # after about 125 steps
     ("gwg", {"steps": 250, "flips": 2}),  # after about 200 steps
+    ("flip_mh", {"steps": 250}),
 ])
 def test_binary_samplers_match_exact_distribution(sampler, settings, gen):
     q = binary_composition(gen)
@@ -139,6 +140,7 @@ def test_binary_samplers_match_exact_distribution(sampler, settings, gen):
     ("gibbs", {"steps": 30}),
     ("gwg", {"steps": 250}),
     ("gwg", {"steps": 250, "flips": 3}),
+    ("flip_mh", {"steps": 250, "flips": 2}),
 ])
 def test_categorical_samplers_match_exact_distribution(sampler, settings, gen):
     q = categorical_composition(gen)
@@ -170,3 +172,44 @@ def test_rbm_block_gibbs_and_free_energy_agree(gen):
     units) lands on the distribution enumerated from it."""
     rbm = RBM.random(visible=8, hidden=3, weight_std=1.0, seed=3)
     assert_exact(rbm.block_gibbs(CHAINS, 50, gen), rbm, gen)
+
+
+# -- the constraint languages and the naive product --------------------------------------------
+def test_language_samplers_are_uniform_over_their_languages(gen):
+    from compgen.data.languages import member, sample_language
+
+    states = all_states(6, 4)
+    for language in ["balanced", "motif"]:
+        inside = member(language, states)
+        uniform = inside.double() / inside.sum()
+        x = sample_language(language, CHAINS, 6, gen)
+        assert member(language, x).all()
+        mean, std = tv_noise_floor(uniform, CHAINS, generator=gen)
+        assert total_variation(x, uniform, 4) < mean + Z * std
+
+
+def test_language_membership_and_codec():
+    from compgen.data.languages import decode, encode, has_motif, is_balanced
+
+    x = encode(["(a)(b)", "())(ab", "((a)b)", "ab)(ab"])
+    assert decode(x) == ["(a)(b)", "())(ab", "((a)b)", "ab)(ab"]
+    assert is_balanced(x).tolist() == [True, False, True, False]
+    assert has_motif(x).tolist() == [True, True, False, True]
+
+
+def test_naive_product_of_conditionals_is_biased_and_its_sampler_matches_its_density(gen):
+    from compgen.tasks.languages import naive_product_log_prob, naive_product_sample
+
+    p1 = AutoregressiveModel(3, length=4, hidden=16, init_seed=1)
+    p2 = AutoregressiveModel(3, length=4, hidden=16, init_seed=2)
+    for m in (p1, p2):  # sharpen the random models: history-dependent, confident conditionals
+        m.network.head.weight.data *= 8
+        m.network.token_embedding.data *= 10
+    states = all_states(4, 3)
+    naive = naive_product_log_prob([p1, p2], states).double().exp()
+    assert naive.sum().item() == pytest.approx(1.0, abs=1e-5)
+    exact = exact_distribution(p1 & p2)
+    assert 0.5 * (naive - exact).abs().sum() > 0.2  # 0.46 exactly, with these weights
+    x = naive_product_sample([p1, p2], CHAINS, gen)
+    mean, std = tv_noise_floor(naive, CHAINS, generator=gen)
+    assert total_variation(x, naive, 3) < mean + Z * std

@@ -19,6 +19,17 @@ and sample the composition correctly with annealed MCMC.
   compgen sample "(bars_h & bars_v)"   sample an expression, write a PNG
   compgen bench fidelity               the 2D sampler fidelity benchmark (JSON + PNG)
   compgen bench data-efficiency        factor models vs one monolithic model (JSON + PNG)
+  compgen bench languages              compose two autoregressive models: naive vs MCMC
+  compgen bench discrete-mixing        Gibbs vs Gibbs-with-Gradients vs MH (RBM, Ising)
+  compgen train-language balanced      train an autoregressive model of a constraint language
+"""
+
+
+BENCH_HELP = """\
+  fidelity          every continuous sampler on 2D product / mixture / negation (~50 min)
+  data-efficiency   factor models vs one monolithic model at equal data (~45 min per task)
+  languages         two autoregressive language models composed: naive vs MCMC (~20 min)
+  discrete-mixing   Gibbs vs Gibbs-with-Gradients vs MH on an RBM and an Ising lattice
 """
 
 
@@ -46,20 +57,34 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from compgen.checkpoint import save
     from compgen.tasks.toy2d import train_density_model
 
     model, seconds = train_density_model(args.density, args.kind, n=args.samples, steps=args.steps,
                                          seed=args.seed, hidden=args.hidden, layers=args.layers,
                                          progress=not args.quiet)
     out = Path(args.out or f"{args.density}{'' if args.kind == 'energy' else '_score'}.safetensors")
+    _save_with_record(model, out, args, seconds, density=args.density, kind=args.kind,
+                      layers=args.layers)
+
+
+def cmd_train_language(args: argparse.Namespace) -> None:
+    from compgen.tasks.languages import train_language_model
+
+    model, seconds = train_language_model(args.language, samples=args.samples, steps=args.steps,
+                                          seed=args.seed, hidden=args.hidden, progress=not args.quiet)
+    _save_with_record(model, Path(args.out or f"{args.language}.safetensors"), args, seconds,
+                      language=args.language)
+
+
+def _save_with_record(model, out: Path, args: argparse.Namespace, seconds: float, **fields) -> None:
+    """Save the checkpoint and, beside it, a .json record of the command that made it."""
+    from compgen.checkpoint import save
+
     save(model, out)
-    record = {"command": "compgen " + " ".join(shlex.quote(a) for a in args.argv),
-              "density": args.density, "kind": args.kind, "samples": args.samples,
-              "steps": args.steps, "seed": args.seed, "hidden": args.hidden, "layers": args.layers,
+    record = {"command": "compgen " + " ".join(shlex.quote(a) for a in args.argv), **fields,
+              "samples": args.samples, "steps": args.steps, "seed": args.seed, "hidden": args.hidden,
               "cpu_seconds": round(seconds, 1),
-              "parameters": sum(p.numel() for p in model.parameters()),
-              "torch": torch.__version__}
+              "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"trained {model!r} in {seconds:.0f}s; wrote {out} and {out.with_suffix('.json')}")
 
@@ -96,19 +121,27 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    out = Path(args.out)
+    out, progress = Path(args.out), not args.quiet
+    sizes = {} if args.n is None else {"n": args.n}
     if args.which == "fidelity":
         from compgen.tasks.fidelity_bench import run_fidelity_benchmark
 
-        result = run_fidelity_benchmark(out, n=args.n, seeds=args.seeds, analytic_seeds=args.analytic_seeds,
-                                        progress=not args.quiet)
-        print(result["table"])
-    else:
+        result = run_fidelity_benchmark(out, seeds=args.seeds, analytic_seeds=args.analytic_seeds,
+                                        progress=progress, **sizes)
+    elif args.which == "data-efficiency":
         from compgen.tasks.data_efficiency import run_data_efficiency
 
         result = run_data_efficiency(out, tasks=tuple(args.tasks), seeds=args.seeds, steps=args.steps,
-                                     progress=not args.quiet)
-        print(result["table"])
+                                     progress=progress)
+    elif args.which == "languages":
+        from compgen.tasks.languages_bench import run_languages_benchmark
+
+        result = run_languages_benchmark(out, seeds=args.seeds, progress=progress, **sizes)
+    else:
+        from compgen.tasks.mixing_bench import run_mixing_benchmark
+
+        result = run_mixing_benchmark(out, seeds=args.seeds, progress=progress, **sizes)
+    print(result["table"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
     p.set_defaults(func=cmd_train)
 
+    from compgen.data.languages import LANGUAGES
+    from compgen.tasks import languages
+
+    p = sub.add_parser("train-language", help="train an autoregressive model of a constraint language")
+    p.add_argument("language", choices=LANGUAGES, help="balanced: balanced brackets; motif: contains ')('")
+    p.add_argument("--samples", type=int, default=languages.TRAIN_SAMPLES,
+                   help=f"strings per length ({languages.TRAIN_LENGTHS.start}-{languages.MAX_LENGTH})")
+    p.add_argument("--steps", type=int, default=languages.TRAIN_STEPS, help="optimizer steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=languages.HIDDEN, help="GRU width")
+    p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
+    p.set_defaults(func=cmd_train_language)
+
     p = sub.add_parser("sample", help="sample a composition expression")
     p.add_argument("expression", help='e.g. "(bars_h & bars_v) | ring" or "ring & ~corner"')
     p.add_argument("--components", default="energy", choices=["analytic", "energy", "score"],
@@ -152,10 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG of the samples (beside the exact density when known)")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("bench", help="run a 2D benchmark; writes JSON + PNG under --out")
-    p.add_argument("which", choices=["fidelity", "data-efficiency"])
+    p = sub.add_parser("bench", help="run a benchmark; writes JSON + PNG under --out",
+                       description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing"])
     p.add_argument("--out", default="benchmarks/results")
-    p.add_argument("--n", type=int, default=2000, help="samples per run (fidelity)")
+    p.add_argument("--n", type=int, help="samples (chains) per run; default: the benchmark's own")
     p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
     p.add_argument("--analytic-seeds", type=int, default=8,
                    help="repeats per row with analytic components (fidelity; cheap, so more)")

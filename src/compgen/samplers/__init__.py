@@ -17,7 +17,13 @@ from compgen.samplers.annealed import (
     AnnealedULA,
     RepeatedReverse,
 )
-from compgen.samplers.discrete import DiscreteMCMC, Gibbs, GibbsWithGradients, ModelProposalMH
+from compgen.samplers.discrete import (
+    DiscreteMCMC,
+    Gibbs,
+    GibbsWithGradients,
+    ModelProposalMH,
+    RandomFlipMH,
+)
 from compgen.samplers.kernels import Info, hmc_step, langevin_step, log_acceptance
 from compgen.samplers.result import ChainResult, NonFiniteError, Sampler, SampleResult
 from compgen.samplers.reverse import ReverseDiffusion
@@ -26,7 +32,7 @@ from compgen.samplers.target import State, Target
 SAMPLERS: dict[str, type[Sampler]] = {
     "reverse": ReverseDiffusion, "reverse_repeat": RepeatedReverse, "ula": AnnealedULA,
     "mala": AnnealedMALA, "uhmc": AnnealedUHMC, "hmc": AnnealedHMC,
-    "gibbs": Gibbs, "gwg": GibbsWithGradients, "mh": ModelProposalMH,
+    "gibbs": Gibbs, "gwg": GibbsWithGradients, "flip_mh": RandomFlipMH, "mh": ModelProposalMH,
 }
 
 
@@ -41,7 +47,7 @@ def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
         n: number of independent chains (= samples).
         sampler: a name from ``SAMPLERS`` with ``settings`` passed to its constructor, or a
             sampler object. Continuous: "reverse", "reverse_repeat", "ula", "mala", "uhmc",
-            "hmc". Discrete: "gibbs", "gwg", "mh" (needs ``proposal=model``).
+            "hmc". Discrete: "gibbs", "gwg", "flip_mh", "mh" (needs ``proposal=model``).
         generator: source of all randomness (deterministic for a seeded generator).
         x_init: (n, D) starting points: at t=1, N(0, I) draws by default; for discrete
             components integer states, uniform by default.
@@ -79,7 +85,7 @@ def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
 __all__ = [
     "AnnealedHMC", "AnnealedLangevin", "AnnealedMALA", "AnnealedMCMC", "AnnealedUHMC",
     "AnnealedULA", "ChainResult", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info",
-    "ModelProposalMH", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
+    "ModelProposalMH", "RandomFlipMH", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
     "SampleResult", "Sampler", "State", "Target", "hmc_step", "langevin_step", "log_acceptance",
     "sample",
 ]

@@ -1,4 +1,5 @@
-"""Samplers for discrete compositions: Gibbs, Gibbs-with-Gradients, and MH with a model proposal.
+"""Samplers for discrete compositions: Gibbs, Gibbs-with-Gradients, MH with uniform flips, and
+MH with a model proposal.
 
 One driver (:class:`DiscreteMCMC`) runs ``steps`` transitions of a kernel from
 :mod:`compgen.samplers.discrete_kernels` over a batch of independent chains and returns each
@@ -19,8 +20,8 @@ from tqdm.auto import tqdm
 from compgen.algebra.component import Component
 from compgen.samplers.discrete_kernels import (
     DiscreteTarget,
+    flip_step,
     gibbs_update,
-    gwg_step,
     proposal_mh_step,
 )
 from compgen.samplers.kernels import Info
@@ -57,15 +58,18 @@ class DiscreteMCMC(Sampler):
         start = time.perf_counter()
         target = DiscreteTarget(component, x.shape[0])
         state = target.evaluate(x) if self.needs_score else State(x, target.energies(x), None)
-        acceptance = torch.zeros(self.steps)
+        acceptance, in_callback = torch.zeros(self.steps), 0.0
         for k in tqdm(range(self.steps), disable=disable, desc=type(self).__name__):
             target.step = k
             state, info = self._step(target, state, k, generator)
             acceptance[k] = info.accept_prob.mean()
-            if callback is not None:
+            if callback is not None:  # its own time is not the sampler's
+                t0 = time.perf_counter()
                 callback({"x": state.x, "step": k, "acceptance": acceptance[k].item(),
-                          "evaluations": target.evaluations, "seconds": time.perf_counter() - start})
-        return ChainResult(state.x, acceptance, target.evaluations, time.perf_counter() - start)
+                          "evaluations": target.evaluations, "seconds": t0 - start - in_callback})
+                in_callback += time.perf_counter() - t0
+        return ChainResult(state.x, acceptance, target.evaluations,
+                           time.perf_counter() - start - in_callback)
 
 
 @dataclass
@@ -107,7 +111,18 @@ class GibbsWithGradients(DiscreteMCMC):
             raise ValueError(f"flips must be in [1, {component.dim}], got {self.flips}")
 
     def _step(self, target, state, k, generator):
-        return gwg_step(target, state, self.flips, generator)
+        return flip_step(target, state, self.flips, generator, informed=True)
+
+
+@dataclass
+class RandomFlipMH(GibbsWithGradients):
+    """Metropolis-Hastings changing ``flips`` uniformly chosen variables to uniformly chosen new
+    values: Gibbs-with-Gradients without the gradient, its baseline."""
+
+    needs_score = False
+
+    def _step(self, target, state, k, generator):
+        return flip_step(target, state, self.flips, generator, informed=False)
 
 
 @dataclass

@@ -2,10 +2,11 @@
 
 - :func:`gibbs_update`: redraw one variable per chain from its exact conditional (K energy
   evaluations per chain).
-- :func:`gwg_step`: Gibbs-with-Gradients (Grathwohl et al. 2021): propose changing ``flips``
-  variables, each (variable, value) drawn from ``softmax(d / 2)`` where ``d`` is the
-  first-order estimate of every single change's log-density gain, read from the gradient of
-  the energy at the one-hot input; MH with the reverse proposal.
+- :func:`flip_step`: propose changing ``flips`` variables, each (variable, value) drawn
+  uniformly, or (``informed``, Gibbs-with-Gradients, Grathwohl et al. 2021) from
+  ``softmax(d / 2)`` where ``d`` is the first-order estimate of every single change's
+  log-density gain, read from the gradient of the energy at the one-hot input; MH with the
+  reverse proposal.
 - :func:`proposal_mh_step`: Metropolis-Hastings whose proposal redraws a span of positions from
   a model (e.g. an autoregressive factor of the target); the proposal's density enters the
   ratio explicitly, so when the proposal model is a factor of the target it cancels.
@@ -78,18 +79,22 @@ def gibbs_update(target: DiscreteTarget, state: State, sites: Tensor,
     return State(x, energies[torch.arange(B), new], None), Info(ones, ones.bool())
 
 
-def _flip_log_probs(state: State) -> Tensor:
-    """log q(i, k | x) over all (variable, value) changes, (B, D*K): softmax of d/2 with
-    ``d[i, k] = s[i, k] - s[i, x_i]`` (s = -dE/d onehot); the current values are excluded."""
-    score, x = state.score, state.x
-    d = score - score.gather(-1, x[..., None])  # (B, D, K)
-    d = d.masked_fill(torch.nn.functional.one_hot(x, score.shape[-1]).bool(), -math.inf)
+def _flip_log_probs(state: State, num_categories: int, informed: bool) -> Tensor:
+    """log q(i, k | x) over all (variable, value) changes, (B, D*K), current values excluded:
+    uniform, or (informed) softmax of d/2 with ``d[i, k] = s[i, k] - s[i, x_i]``
+    (s = -dE/d onehot)."""
+    x = state.x
+    if informed:
+        d = state.score - state.score.gather(-1, x[..., None])  # (B, D, K)
+    else:
+        d = torch.zeros(*x.shape, num_categories)
+    d = d.masked_fill(torch.nn.functional.one_hot(x, num_categories).bool(), -math.inf)
     return torch.log_softmax((d / 2).flatten(1), -1)
 
 
-def gwg_step(target: DiscreteTarget, state: State, flips: int,
-             generator: torch.Generator | None) -> tuple[State, Info]:
-    """One Gibbs-with-Gradients step changing ``flips`` distinct variables.
+def flip_step(target: DiscreteTarget, state: State, flips: int, generator: torch.Generator | None,
+              informed: bool = True) -> tuple[State, Info]:
+    """One MH step changing ``flips`` distinct variables; ``informed`` is Gibbs-with-Gradients.
 
     The ``flips`` changes are drawn independently from q(. | x); a draw that picks one variable
     twice is rejected. The set's forward probability is then ``flips! * prod q(i_j, k_j | x)``
@@ -97,14 +102,14 @@ def gwg_step(target: DiscreteTarget, state: State, flips: int,
     """
     x = state.x
     K = target.component.num_categories
-    log_q = _flip_log_probs(state)
+    log_q = _flip_log_probs(state, K, informed)
     picks = torch.multinomial(log_q.exp(), flips, replacement=True, generator=generator)  # (B, m)
     sites, values = picks // K, picks % K
     distinct = (sites.sort(-1).values.diff(dim=-1) != 0).all(-1)  # (B,)
     y = x.clone().scatter_(1, sites, values)
-    proposal = target.evaluate(y)
+    proposal = target.evaluate(y) if informed else State(y, target.energies(y), None)
     log_fwd = log_q.gather(1, picks).sum(-1)
-    log_rev = _flip_log_probs(proposal).gather(1, sites * K + x.gather(1, sites)).sum(-1)
+    log_rev = _flip_log_probs(proposal, K, informed).gather(1, sites * K + x.gather(1, sites)).sum(-1)
     log_alpha = state.energy - proposal.energy + log_rev - log_fwd
     return _metropolis(state, proposal, log_alpha.masked_fill(~distinct, -math.inf), generator)
 
