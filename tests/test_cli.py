@@ -15,7 +15,7 @@ def test_help_explains_commands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "train", "sample", "bench"):
+    for command in ("demo", "train", "sample", "bench", "discrete-demo", "train-language"):
         assert command in out
 
 
@@ -37,6 +37,23 @@ def test_train_writes_checkpoint_and_record(tmp_path):
     assert record["steps"] == 20 and record["command"].startswith("compgen train --density ring")
 
 
+def test_discrete_demo_smoke(tmp_path, capsys):
+    main(["discrete-demo", "--smoke", "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert "| naive product of conditionals |" in out and "| MH, independent proposals |" in out
+    result = json.loads((tmp_path / "discrete_demo.json").read_text())
+    assert 0.2 < result["exact"]["naive_exact_tv"] < 0.5  # the shipped models' naive product is biased
+    assert (tmp_path / "discrete_demo.png").stat().st_size > 10_000
+
+
+def test_train_language_writes_a_loadable_model(tmp_path):
+    out = tmp_path / "balanced.safetensors"
+    main(["train-language", "balanced", "--steps", "5", "--samples", "20", "--out", str(out), "--quiet"])
+    model = cg.load(out)
+    assert model.num_categories == 4 and model.with_length(6).log_prob(torch.zeros(2, 6).long()).shape == (2,)
+    assert json.loads(out.with_suffix(".json").read_text())["language"] == "balanced"
+
+
 def test_sample_expression(tmp_path, capsys):
     png = tmp_path / "s.png"
     main(["sample", "(bars_h & bars_v) | ring", "--components", "analytic", "--n", "200",
@@ -53,12 +70,13 @@ def test_sample_rejects_bad_expression():
 
 def test_shipped_weights_have_training_records():
     names = available()
-    assert {"bars_h", "bars_v", "ring", "bands", "corner"} <= set(names)
+    assert {"bars_h", "bars_v", "ring", "bands", "corner", "balanced", "motif"} <= set(names)
     for name in names:
         record = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
         assert record["command"].startswith("compgen train") and record["cpu_seconds"] < 120
         model = load_pretrained(name)
-        assert model.t_min == 5e-3 and repr(model) == name.removesuffix("_score")
+        assert repr(model) == name.removesuffix("_score")
+        assert model.t_min == 5e-3 if model.num_categories is None else model.num_categories == 4
 
 
 def test_learned_compositions_stop_at_their_trusted_noise_level():

@@ -10,6 +10,7 @@ from compgen import data, metrics, samplers
 from compgen.algebra import (
     Component,
     Conditioned,
+    DiscreteComponent,
     EnergyRequiredError,
     Mixture,
     Power,
@@ -18,16 +19,26 @@ from compgen.algebra import (
     negate,
 )
 from compgen.checkpoint import CheckpointError, load, save
-from compgen.models import EnergyDiffusion, GaussianMixture, ScoreDiffusion
-from compgen.samplers import NonFiniteError, SampleResult, sample
+from compgen.models import (
+    RBM,
+    AutoregressiveModel,
+    EnergyDiffusion,
+    EnergyTable,
+    GaussianMixture,
+    Ising,
+    Potts,
+    ScoreDiffusion,
+)
+from compgen.samplers import ChainResult, NonFiniteError, SampleResult, sample
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule
 from compgen.training import train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "Component", "Conditioned", "DEFAULT_SCHEDULE", "EnergyDiffusion",
-    "EnergyRequiredError", "GaussianMixture", "data", "Mixture", "NonFiniteError", "Power", "Product",
+    "AutoregressiveModel", "ChainResult", "CheckpointError", "Component", "Conditioned",
+    "DEFAULT_SCHEDULE", "DiscreteComponent", "EnergyDiffusion", "EnergyRequiredError", "EnergyTable",
+    "GaussianMixture", "Ising", "Mixture", "NonFiniteError", "Potts", "Power", "Product", "RBM", "data",
     "SampleResult", "ScoreDiffusion", "VPSchedule", "load", "metrics", "mixture", "negate",
     "sample", "samplers", "save", "train",
 ]

@@ -2,8 +2,9 @@
 
 from compgen.algebra.component import Component, EnergyRequiredError
 from compgen.algebra.compose import Conditioned, Mixture, Power, Product, mixture, negate
+from compgen.algebra.discrete import DiscreteComponent, all_states, one_hot
 
 __all__ = [
-    "Component", "Conditioned", "EnergyRequiredError", "Mixture", "Power", "Product",
-    "mixture", "negate",
+    "Component", "Conditioned", "DiscreteComponent", "EnergyRequiredError", "Mixture", "Power",
+    "Product", "all_states", "mixture", "negate", "one_hot",
 ]

@@ -1,11 +1,11 @@
-"""Small 2D energy models shipped with compgen, trained by ``compgen train`` (see weights/README.md)."""
+"""Small models shipped with compgen, trained by ``compgen train`` / ``compgen train-language``
+(see weights/README.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from compgen.checkpoint import load
-from compgen.models.diffusion import DiffusionMLP
+from compgen.checkpoint import Model, load
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -15,8 +15,8 @@ def available() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
-def load_pretrained(name: str) -> DiffusionMLP:
-    """Load a shipped model by name, e.g. ``"bars_h"``."""
+def load_pretrained(name: str) -> Model:
+    """Load a shipped model by name, e.g. ``"bars_h"`` or ``"balanced"``."""
     path = WEIGHTS_DIR / f"{name}.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"no shipped model {name!r}; available: {available()}")

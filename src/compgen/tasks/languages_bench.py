@@ -59,7 +59,9 @@ def _both(x: torch.Tensor) -> float:
 
 
 def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds: int = 3,
+                            rows: list[tuple[str, str, dict]] = ROWS, name: str = "languages",
                             progress: bool = True) -> dict:
+    """Run ``rows`` (label, sampler, settings) for ``seeds`` seeds; writes ``name``.{json,md,png}."""
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result: dict = {"n": n, "n_long": n_long, "seeds": seeds, "rows": [],
@@ -88,7 +90,7 @@ def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds:
     result["long"] = {"length": LONG_LENGTH,
                       "mmd_floor": hamming_mmd(sample_intersection(n_long, LONG_LENGTH, gen), reference)}
 
-    for label, sampler, settings in tqdm(ROWS, disable=not progress, desc="languages"):
+    for label, sampler, settings in tqdm(rows, disable=not progress, desc=name):
         row = {"label": label, "sampler": sampler, "settings": settings, "short": [], "long": []}
         for seed in range(seeds):
             x, seconds, evals = _run(short, label, sampler, settings, n, seed)
@@ -100,11 +102,11 @@ def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds:
                                 "examples": decode(x[:5])})
         result["rows"].append(row)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        (out / "languages.json").write_text(json.dumps(result, indent=1))
+        (out / f"{name}.json").write_text(json.dumps(result, indent=1))
     result["table"] = format_table(result)
-    (out / "languages.json").write_text(json.dumps(result, indent=1))
-    (out / "languages.md").write_text(result["table"] + "\n")
-    plot(result, out / "languages.png")
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{name}.md").write_text(result["table"] + "\n")
+    plot(result, out / f"{name}.png")
     return result
 
 
