@@ -213,3 +213,17 @@ def test_naive_product_of_conditionals_is_biased_and_its_sampler_matches_its_den
     x = naive_product_sample([p1, p2], CHAINS, gen)
     mean, std = tv_noise_floor(naive, CHAINS, generator=gen)
     assert total_variation(x, naive, 3) < mean + Z * std
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler, settings", [
+    ("gibbs", {"steps": 40}), ("gwg", {"steps": 800, "flips": 2}), ("flip_mh", {"steps": 1500}),
+])
+def test_samplers_on_a_14_variable_product(sampler, settings, gen):
+    """2^14 = 16,384 states: an RBM times an Ising ring, against its enumerated distribution."""
+    d = 14
+    ring = torch.diag(torch.ones(d - 1), 1)
+    ring[0, d - 1] = 1
+    q = RBM.random(visible=d, hidden=4, weight_std=1.0, seed=5) & Ising(0.4 * (ring + ring.T))
+    x = cg.sample(q, 40000, sampler, generator=gen, **settings).x
+    assert_exact(x, q, gen)

@@ -150,7 +150,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = result["rows"]
-    labels = [r["label"].replace(", ", ",\n") for r in rows]
+    labels = [r["label"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     panels = [(axes[0], "short", "tv", f"TV to the exact product, L={result['exact']['length']}"),
               (axes[1], "long", "in_both", f"fraction in both languages, L={result['long']['length']}")]
@@ -159,11 +159,13 @@ def plot(result: dict, path: Path) -> None:
         means = [statistics.fmean(v) for v in values]
         errs = [statistics.stdev(v) if len(v) > 1 else 0 for v in values]
         ax.bar(range(len(rows)), means, yerr=errs, capsize=3, color="#4c72b0")
-        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        ax.set_xticks(range(len(rows)), labels, fontsize=7, rotation=20, ha="right")
         ax.set_title(title, fontsize=9)
     e = result["exact"]
     axes[0].axhline(e["tv_floor_mean"], color="k", ls="--", lw=1, label="exact samples")
     axes[0].legend(fontsize=7)
+    low = min(v["in_both"] for r in rows for v in r["long"])
+    axes[1].set_ylim(max(0.0, low - 0.05), 1.0)  # the differences are a few percent
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
