@@ -100,3 +100,21 @@ def test_fidelity_benchmark_covers_every_task_and_kind(tmp_path, monkeypatch):
     assert ("mixture", "score", "reverse levels=3") in errors  # a score-only mixture cannot be built
     assert ("product", "score", "mala levels=3") in errors  # MH needs energies
     assert (tmp_path / "fidelity.png").exists() and (tmp_path / "fidelity.md").exists()
+
+
+def test_discrete_mixing_benchmark_smoke(tmp_path, monkeypatch):
+    """Tiny sizes: every problem and sampler gets a curve, an ESS and a table row."""
+    import compgen.tasks.mixing_bench as bench
+
+    small = {"ising": (cg.Ising(cg.models.lattice_couplings(3, 0.3), name="ising3x3"),
+                       lambda n, g: cg.sample(cg.Ising(cg.models.lattice_couplings(3, 0.3)), n, "gibbs",
+                                              steps=20, generator=g).x)}
+    monkeypatch.setattr(bench, "problems", lambda seed=0: small)
+    monkeypatch.setattr(bench, "SAMPLERS", [("Gibbs", "gibbs", {"steps": 4}), ("GWG", "gwg", {"steps": 30})])
+    result = bench.run_mixing_benchmark(tmp_path, n=30, n_reference=40, seeds=2, progress=False)
+    rows = result["problems"]["ising"]["rows"]
+    assert [r["label"] for r in rows] == ["Gibbs", "GWG"]
+    for row in rows:
+        for run in row["runs"]:
+            assert run["curve"][-1]["step"] == row["settings"]["steps"] and run["ess_per_second"] > 0
+    assert "| GWG | 30 |" in result["table"] and (tmp_path / "discrete_mixing.png").exists()
