@@ -12,6 +12,7 @@ from compgen.algebra import (
     Conditioned,
     DiscreteComponent,
     EnergyRequiredError,
+    FactorGraph,
     Mixture,
     Power,
     Product,
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AutoregressiveModel", "ChainResult", "CheckpointError", "Component", "Conditioned",
     "DEFAULT_SCHEDULE", "DiscreteComponent", "EnergyDiffusion", "EnergyRequiredError", "EnergyTable",
+    "FactorGraph",
     "GaussianMixture", "Ising", "Mixture", "NonFiniteError", "Potts", "Power", "Product", "RBM", "data",
     "SampleResult", "ScoreDiffusion", "VPSchedule", "load", "metrics", "mixture", "negate",
     "sample", "samplers", "save", "train",

@@ -1,0 +1,101 @@
+"""A product of factors over subsets of the variables: ``E(x, t) = sum_f E_f(x[idx_f], t | c_f)``.
+
+Constraint graphs, trajectories factorized over time windows and spatial tapestries are all this
+shape: one small model (or a few) applied to many overlapping subsets of a large x, each with
+its own condition. Every factor of the same model is evaluated in ONE batched forward pass per
+call (the subsets are gathered into a (B * F, k) batch), and the scores are scattered back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from compgen.algebra.component import Component
+
+
+class FactorGraph(Component):
+    """Product of factors ``(model, indices, condition)`` over x in R^dim.
+
+    Args:
+        dim: dimension of the joint x.
+        factors: each ``(model, indices, condition)``: a component over R^k evaluated on
+            ``x[:, indices]`` (k indices into x), with ``condition`` (passed as ``cond=`` per
+            factor) or None for an unconditional model.
+        name: shown by ``repr``.
+    """
+
+    def __init__(self, dim: int, factors: Sequence[tuple[Component, Sequence[int], Tensor | None]],
+                 name: str = "factor_graph"):
+        if not factors:
+            raise ValueError("FactorGraph needs at least one factor")
+        self.dim, self.name = dim, name
+        groups: dict[int, tuple[Component, list, list]] = {}
+        for i, (model, indices, cond) in enumerate(factors):
+            idx = torch.as_tensor(list(indices), dtype=torch.long)
+            if idx.dim() != 1 or len(idx) != model.dim:
+                raise ValueError(f"factors[{i}]: {model!r} is over {model.dim} variables, "
+                                 f"got {len(idx)} indices")
+            if idx.min() < 0 or idx.max() >= dim:
+                raise ValueError(f"factors[{i}]: indices must lie in [0, {dim}), got {idx.tolist()}")
+            if model.num_categories is not None:
+                raise ValueError(f"factors[{i}]: {model!r} is discrete; FactorGraph is for R^dim")
+            entry = groups.setdefault(id(model), (model, [], []))
+            entry[1].append(idx)
+            entry[2].append(cond)
+        self.groups = []
+        for model, idx, conds in groups.values():
+            if any(c is None for c in conds) and not all(c is None for c in conds):
+                raise ValueError(f"the factors of {model!r} must all have a condition or all have none")
+            stacked = None if conds[0] is None else torch.stack([torch.as_tensor(c) for c in conds])
+            self.groups.append((model, torch.stack(idx), stacked))  # (F, k), (F, ...) or None
+        first = self.groups[0][0]
+        self.schedule, self.has_energy = first.schedule, all(m.has_energy for m, _, _ in self.groups)
+        for model, _, _ in self.groups:
+            if model.schedule != self.schedule:
+                raise ValueError(f"factors on different noise schedules: {first!r} and {model!r}")
+
+    @property
+    def num_factors(self) -> int:
+        return sum(len(idx) for _, idx, _ in self.groups)
+
+    def _gather(self, x: Tensor, idx: Tensor, cond: Tensor | None) -> tuple[Tensor, dict]:
+        b, (f, k) = x.shape[0], idx.shape
+        z = x[:, idx].reshape(b * f, k)  # row b * F + j is factor j of chain b
+        kwargs = {} if cond is None else {"cond": cond.repeat(b, *[1] * (cond.dim() - 1))}
+        return z, kwargs
+
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        self._check_x(x)
+        self.require_energy("the energy of a factor graph")
+        total = torch.zeros(x.shape[0], dtype=x.dtype)
+        for model, idx, cond in self.groups:
+            z, kwargs = self._gather(x, idx, cond)
+            total = total + model.energy(z, t, **kwargs).view(x.shape[0], -1).sum(1)
+        return total
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
+        self._check_x(x)
+        b = x.shape[0]
+        energy = torch.zeros(b, dtype=x.dtype) if self.has_energy else None
+        score = torch.zeros_like(x)
+        for model, idx, cond in self.groups:
+            z, kwargs = self._gather(x, idx, cond)
+            e, s = model.energy_and_score(z, t, **kwargs)
+            if energy is not None:
+                energy = energy + e.view(b, -1).sum(1)
+            # scatter each factor's score back onto the variables it reads
+            score.view(-1).index_add_(0, (idx[None] + self.dim * torch.arange(b)[:, None, None]).flatten(),
+                                      s.reshape(-1).to(x.dtype))
+        return energy, score
+
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        return self.energy_and_score(x, t)[1]
+
+    def leaves(self) -> list[Component]:
+        return [model for model, _, _ in self.groups]
+
+    def __repr__(self) -> str:
+        return f"{self.name}({self.num_factors} factors)"
