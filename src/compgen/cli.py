@@ -32,6 +32,8 @@ BENCH_HELP = """\
   data-efficiency   factor models vs one monolithic model at equal data (~45 min per task)
   languages         two autoregressive language models composed: naive vs MCMC (~20 min)
   discrete-mixing   Gibbs vs Gibbs-with-Gradients vs MH on an RBM and an Ising lattice
+  arrangement       constraint satisfaction by composed factors vs three baselines, 2-8 objects
+                    (--n: problems per size)
 """
 
 
@@ -196,6 +198,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
         result = run_data_efficiency(out, tasks=tuple(args.tasks), seeds=args.seeds, steps=args.steps,
                                      progress=progress)
+    elif args.which == "arrangement":
+        from compgen.tasks.arrangement.bench import run_arrangement_benchmark
+
+        result = run_arrangement_benchmark(out, progress=progress,
+                                           **({} if args.n is None else {"problems": args.n}))
     elif args.which == "languages":
         from compgen.tasks.languages_bench import run_languages_benchmark
 
@@ -298,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="run a benchmark; writes JSON + PNG under --out",
                        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing"])
+    p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing",
+                                     "arrangement"])
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, help="samples (chains) per run; default: the benchmark's own")
     p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
