@@ -162,3 +162,13 @@ def test_invalid_json_file(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ProblemFileError, match="not valid JSON"):
         load_problem(path)
+
+
+def test_baselines_solve_easy_problems_and_report_exactly():
+    from compgen.tasks.arrangement.baselines import penalty_optimizer, rejection_sampling
+
+    problems = [random_problem(2, 500 + k) for k in range(8)]
+    assert sum(penalty_optimizer(p, restarts=4, seed=k)[0]["solved"] for k, p in enumerate(problems)) >= 7
+    assert sum(any(r["solved"] for r in rejection_sampling(p, 500, seed=k)) for k, p in enumerate(problems)) >= 6
+    for r in penalty_optimizer(problems[0], restarts=3):  # the flag is the exact checker's verdict
+        assert r["solved"] == is_solution(problems[0].scene(r["poses"]), problems[0].constraints)
