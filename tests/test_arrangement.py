@@ -172,3 +172,34 @@ def test_baselines_solve_easy_problems_and_report_exactly():
     assert sum(any(r["solved"] for r in rejection_sampling(p, 500, seed=k)) for k, p in enumerate(problems)) >= 6
     for r in penalty_optimizer(problems[0], restarts=3):  # the flag is the exact checker's verdict
         assert r["solved"] == is_solution(problems[0].scene(r["poses"]), problems[0].constraints)
+
+
+def test_composed_factors_solve_small_problems_end_to_end():
+    """The shipped factor networks, composed and sampled with annealed MALA: two-object problems
+    (a training size) are solved best-of-10 (10 of 10 such problems in development)."""
+    from compgen.models.pretrained import load_pretrained
+    from compgen.tasks.arrangement.factors import factor_graph, solve
+
+    models = {name: load_pretrained(f"arrangement_{name}") for name in ("unary", "binary")}
+    for k in range(3):
+        problem = random_problem(2, 2000 + k)
+        graph = factor_graph(problem, models)
+        assert graph.num_factors == 2 + 1 + len(problem.constraints)  # in x2, cfree, listed
+        ranked = solve(problem, models, candidates=10, seed=k)
+        assert [r["energy"] for r in ranked] == sorted(r["energy"] for r in ranked)
+        assert any(r["solved"] for r in ranked)
+
+
+def test_cli_arrange_writes_a_problem_solves_it_and_rejects_bad_files(tmp_path, capsys):
+    from compgen.cli import main
+
+    path = tmp_path / "p.json"
+    main(["arrange-problem", "--objects", "2", "--seed", "3", "--out", str(path)])
+    main(["arrange", str(path), "--out", str(tmp_path / "a.png"), "--quiet"])
+    out = capsys.readouterr().out
+    assert "candidates solve it" in out and (tmp_path / "a.png").stat().st_size > 5000
+    data = json.loads(path.read_text())
+    data["objects"][0]["shape"] = "hexagon"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SystemExit, match=r"objects\[0\].shape"):
+        main(["arrange", str(path), "--quiet"])
