@@ -11,7 +11,6 @@ free.
 
 from __future__ import annotations
 
-import itertools
 import random
 import time
 
@@ -22,9 +21,11 @@ from compgen.algebra.factor_graph import FactorGraph
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.samplers import sample
 from compgen.tasks.arrangement.constraints import (
+    ARITY,
     BINARY,
     UNARY,
     Constraint,
+    Scene,
     holds,
     implicit_constraints,
     is_solution,
@@ -74,32 +75,33 @@ def factor_models(seed: int = 0) -> dict[str, EnergyDiffusion]:
 
 
 def training_data(scenes: int, seed: int = 0, per_type: int = 20000) -> dict[str, tuple[Tensor, Tensor]]:
-    """(poses, conditions) per network from random solved scenes of 2-4 objects, with every
-    constraint type equally represented (``per_type`` examples each, drawn with replacement)."""
+    """(poses, conditions) per network, ``per_type`` examples of every constraint type.
+
+    Object geometry comes from random solved scenes of 2-4 objects; positions are drawn
+    uniformly (each object inside the tray) and an example is kept when its relation holds.
+    Each factor then learns "uniform, given the constraint", so a product of factors is about
+    uniform over the problem's solution set. (Taking positions from the solved scenes instead
+    taught ``cfree`` "stay far apart", which crowded 6+ objects into the corners: 0 of 10
+    problems solved at 6 and 8 objects in development, against 9-10 of 10 at 2-4.)
+    """
     rng = random.Random(seed)
-    pools: dict[str, list[tuple[list[float], Tensor]]] = {t: [] for t in UNARY + BINARY}
-    for _ in range(scenes):
-        scene = random_scene(rng.choice(TRAIN_OBJECTS), rng)
-        feats = [shape_features(s, scene.tray) for s in scene.shapes]
-        n = len(scene.shapes)
-        for kind in UNARY:
-            for i in range(n):
-                if holds(scene, Constraint(kind, (i,))):
-                    pools[kind].append((to_unit([scene.poses[i]], scene.tray), _condition(kind, [feats[i]])))
-        for kind in BINARY:
-            for i, j in itertools.permutations(range(n), 2):
-                if holds(scene, Constraint(kind, (i, j))):
-                    pools[kind].append((to_unit([scene.poses[i], scene.poses[j]], scene.tray),
-                                        _condition(kind, [feats[i], feats[j]])))
+    geometry = [random_scene(rng.choice(TRAIN_OBJECTS), rng) for _ in range(scenes)]
     out = {}
     for name, types in (("unary", UNARY), ("binary", BINARY)):
         xs, cs = [], []
         for kind in types:
-            if not pools[kind]:
-                raise ValueError(f"no example of {kind!r} in {scenes} scenes; use more scenes")
-            for x, c in rng.choices(pools[kind], k=per_type):
-                xs.append(x)
-                cs.append(c)
+            kept = 0
+            while kept < per_type:
+                scene = rng.choice(geometry)
+                objects = rng.sample(range(len(scene.shapes)), ARITY[kind])
+                shapes = [scene.shapes[i] for i in objects]
+                poses = [(rng.uniform(s.size[0] / 2, scene.tray[0] - s.size[0] / 2),
+                          rng.uniform(s.size[1] / 2, scene.tray[1] - s.size[1] / 2)) for s in shapes]
+                pair = Scene(scene.tray, tuple(shapes), tuple(poses))
+                if holds(pair, Constraint(kind, tuple(range(len(shapes))))):
+                    xs.append(to_unit(poses, scene.tray))
+                    cs.append(_condition(kind, [shape_features(s, scene.tray) for s in shapes]))
+                    kept += 1
         out[name] = (torch.tensor(xs), torch.stack(cs))
     return out
 
