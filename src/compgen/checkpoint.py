@@ -76,16 +76,13 @@ def load(path: str | os.PathLike) -> Model:
 
 def _build(config: dict, tensors: dict[str, torch.Tensor]) -> Model:
     kind = config.pop("kind")
-    if kind == "AutoregressiveModel":  # discrete: no noise schedule
-        model = AutoregressiveModel(**config)
-        model.load_state_dict(tensors, strict=True)
-        return model.eval()
-    schedule = VPSchedule(**config.pop("schedule"))
+    if "schedule" in config:  # discrete models have no noise schedule
+        config["schedule"] = VPSchedule(**config["schedule"])
     if kind == "GaussianMixture":
         return GaussianMixture(tensors["means"], tensors["stds"], tensors["weights"],
-                               name=config["name"], schedule=schedule)
+                               name=config["name"], schedule=config["schedule"])
     if kind not in _NETWORKS:
         raise KeyError(f"unknown model kind {kind!r}")
-    model = _NETWORKS[kind](**config, schedule=schedule)
+    model = _NETWORKS[kind](**config)
     model.load_state_dict(tensors, strict=True)  # RuntimeError names missing/unexpected keys
     return model.eval()

@@ -76,6 +76,3 @@ class DiscreteComponent(Component):
             energy = self._energy(onehot)
             (grad,) = torch.autograd.grad(energy.sum(), onehot)
         return energy.detach(), -grad
-
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.energy_and_score(x, t)[1]

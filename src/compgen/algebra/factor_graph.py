@@ -91,9 +91,6 @@ class FactorGraph(Component):
                                       s.reshape(-1).to(x.dtype))
         return energy, score
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.energy_and_score(x, t)[1]
-
     def leaves(self) -> list[Component]:
         return [model for model, _, _ in self.groups]
 

@@ -64,8 +64,8 @@ def hamming_mmd(x: Tensor, y: Tensor, unbiased: bool = True) -> float:
     d = x.shape[1]
 
     def k(a: Tensor, b: Tensor) -> Tensor:
-        same = sum((a[:, None, i] == b[None, :, i]).double() for i in range(d))  # (n, m)
-        return torch.exp(-(d - same) / d)
+        hamming = (a[:, None, :] != b[None, :, :]).sum(-1).double()  # (n, m)
+        return torch.exp(-hamming / d)
 
     n, m = len(x), len(y)
     kxx, kyy = k(x, x), k(y, y)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from compgen.algebra.component import Component
-from compgen.samplers.kernels import Info
+from compgen.samplers.kernels import Info, metropolis
 from compgen.samplers.result import NonFiniteError
 from compgen.samplers.target import State
 
@@ -55,12 +55,9 @@ class DiscreteTarget:
 
 def _metropolis(current: State, proposal: State, log_alpha: Tensor,
                 generator: torch.Generator | None) -> tuple[State, Info]:
+    """MH on ``log_alpha`` (B,); NaN (e.g. from an impossible proposal) rejects."""
     log_alpha = torch.where(torch.isnan(log_alpha), -math.inf, log_alpha)
-    accept_prob = log_alpha.clamp(max=0).exp()
-    accepted = torch.rand(accept_prob.shape, generator=generator) < accept_prob
-    def pick(new, old):
-        return None if new is None else torch.where(accepted.view(-1, *[1] * (new.dim() - 1)), new, old)
-    return State(*(pick(n, o) for n, o in zip(proposal, current, strict=True))), Info(accept_prob, accepted)
+    return metropolis(current, proposal, log_alpha.clamp(max=0).exp(), generator)
 
 
 def gibbs_update(target: DiscreteTarget, state: State, sites: Tensor,

@@ -54,7 +54,13 @@ def _finish(target: Target, current: State, proposal: State, log_correction: Ten
         accept_prob = torch.full((n,), math.nan)
     if not adjust:
         return proposal, Info(accept_prob, torch.ones(n, dtype=torch.bool))
-    accepted = torch.rand(n, generator=generator).to(accept_prob) < accept_prob
+    return metropolis(current, proposal, accept_prob, generator)
+
+
+def metropolis(current: State, proposal: State, accept_prob: Tensor,
+               generator: torch.Generator | None) -> tuple[State, Info]:
+    """Accept each chain's proposal with its probability (B,); rejected chains keep ``current``."""
+    accepted = torch.rand(accept_prob.shape[0], generator=generator).to(accept_prob) < accept_prob
     state = State(*(_select(accepted, new, old) for new, old in zip(proposal, current, strict=True)))
     return state, Info(accept_prob, accepted)
 

@@ -3,16 +3,13 @@ learned components in both parameterizations. Writes fidelity.json, fidelity.md,
 
 from __future__ import annotations
 
-import json
-import platform
 import time
 from pathlib import Path
-
-import torch
 
 from compgen.tasks import toy2d
 from compgen.tasks.fidelity import SAMPLER_ROWS, format_table, measure, reference
 from compgen.tasks.plots import sample_grid
+from compgen.tasks.results import finish, machine, save_json
 
 # Rows that show what a default buys: SMC resampling is on by default only for exact energies.
 EXTRA_ROWS = {"analytic": [("hmc", {"resample": False})], "energy": [("mala", {"resample": True})],
@@ -32,16 +29,12 @@ def run_fidelity_benchmark(out: Path, n: int = 2000, seeds: int = 3, analytic_se
     def save(rows: list[dict]) -> None:  # after every row, so an interrupted run keeps its rows
         result.update(rows=rows, complete=len(rows) == len(jobs),
                       seconds=round(time.perf_counter() - start, 1))
-        (out / "fidelity.json").write_text(json.dumps(result, indent=1))
+        save_json(out / "fidelity.json", result)
 
     repeats = {kind: analytic_seeds if kind == "analytic" else seeds for kind in toy2d.KINDS}
     result = {"n": n, "seeds": repeats, "tasks": toy2d.TASKS, "floors": {t: refs[t][1] for t in refs},
               "expected_ll": {t: refs[t][0].expected_log_prob() for t in refs},
-              "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                          "python": platform.python_version()}}
+              "machine": machine()}
     rows, panels = measure(jobs, named, refs, n, repeats, progress=progress, on_row=save)
-    result["table"] = format_table(rows)
-    (out / "fidelity.json").write_text(json.dumps(result, indent=1))
-    (out / "fidelity.md").write_text(result["table"] + "\n")
-    sample_grid([p for p in panels.values() if len(p) > 1], out / "fidelity.png")
-    return result
+    return finish(out, "fidelity", result, format_table(rows),
+                  lambda _, path: sample_grid([p for p in panels.values() if len(p) > 1], path))

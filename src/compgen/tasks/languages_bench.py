@@ -11,8 +11,6 @@ the naive product of next-token conditionals and by MCMC. Writes languages.{json
 
 from __future__ import annotations
 
-import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ from compgen.data.languages import LANGUAGES, decode, member, sample_intersectio
 from compgen.metrics import exact_distribution, hamming_mmd, total_variation, tv_noise_floor
 from compgen.samplers import sample
 from compgen.tasks.languages import language_models, naive_product_log_prob, naive_product_sample
+from compgen.tasks.results import finish, machine, save_json
 
 EXACT_LENGTH, LONG_LENGTH = 8, 24
 # (label, sampler, settings); MH proposes from the balanced model and accepts with the product
@@ -65,8 +64,7 @@ def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result: dict = {"n": n, "n_long": n_long, "seeds": seeds, "rows": [],
-                    "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                                "python": platform.python_version()}}
+                    "machine": machine()}
 
     short = language_models(EXACT_LENGTH)
     product = short["balanced"] & short["motif"]
@@ -102,12 +100,8 @@ def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds:
                                 "examples": decode(x[:5])})
         result["rows"].append(row)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        (out / f"{name}.json").write_text(json.dumps(result, indent=1))
-    result["table"] = format_table(result)
-    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
-    (out / f"{name}.md").write_text(result["table"] + "\n")
-    plot(result, out / f"{name}.png")
-    return result
+        save_json(out / f"{name}.json", result)
+    return finish(out, name, result, format_table(result), plot)
 
 
 def _mean_std(values: list[float], spec: str = ".3f") -> str:

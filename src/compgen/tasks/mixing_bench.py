@@ -12,9 +12,7 @@ Writes discrete_mixing.{json,md,png}.
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from compgen.algebra.component import Component
 from compgen.metrics import effective_sample_size, hamming_mmd
 from compgen.models.discrete import RBM, Ising, lattice_couplings
 from compgen.samplers import sample
+from compgen.tasks.results import finish, machine, save_json
 
 # (label, sampler, settings); step counts give every sampler a comparable time budget here
 SAMPLERS = [
@@ -78,8 +77,7 @@ def run_mixing_benchmark(out: Path, n: int = 300, n_reference: int = 1000, seeds
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result: dict = {"n": n, "n_reference": n_reference, "seeds": seeds, "problems": {},
-                    "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                                "python": platform.python_version()}}
+                    "machine": machine()}
     jobs = [(p, s) for p in problems() for s in SAMPLERS]
     bar = tqdm(total=len(jobs) * seeds, disable=not progress, desc="discrete mixing")
     for name, (component, reference_sampler) in problems().items():
@@ -95,12 +93,8 @@ def run_mixing_benchmark(out: Path, n: int = 300, n_reference: int = 1000, seeds
                 bar.update()
             entry["rows"].append({"label": label, "sampler": sampler, "settings": settings, "runs": runs})
             result["seconds"] = round(time.perf_counter() - start, 1)
-            (out / "discrete_mixing.json").write_text(json.dumps(result, indent=1))
-    result["table"] = format_table(result)
-    (out / "discrete_mixing.json").write_text(json.dumps(result, indent=1))
-    (out / "discrete_mixing.md").write_text(result["table"] + "\n")
-    plot(result, out / "discrete_mixing.png")
-    return result
+            save_json(out / "discrete_mixing.json", result)
+    return finish(out, "discrete_mixing", result, format_table(result), plot)
 
 
 def format_table(result: dict) -> str:

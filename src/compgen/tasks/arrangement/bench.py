@@ -6,20 +6,18 @@ object is in the tray and no two collide (exact geometry). Writes arrangement.{j
 
 from __future__ import annotations
 
-import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from compgen.models.pretrained import load_pretrained
 from compgen.tasks.arrangement.baselines import penalty_optimizer, rejection_sampling
 from compgen.tasks.arrangement.factors import solve
 from compgen.tasks.arrangement.problems import Problem, random_problem
+from compgen.tasks.results import finish, machine, save_json
 
 SIZES = tuple(range(2, 9))
 CANDIDATES = 10
@@ -41,8 +39,7 @@ def run_arrangement_benchmark(out: Path, problems: int = 100, sizes: tuple[int, 
     models = {name: load_pretrained(f"arrangement_{name}") for name in ("unary", "binary")}
     start = time.perf_counter()
     result: dict = {"problems_per_size": problems, "candidates": CANDIDATES, "sizes": list(sizes),
-                    "methods": {},
-                    "machine": {"torch": torch.__version__, "python": platform.python_version()}}
+                    "methods": {}, "machine": machine()}
     runners = methods(models)
     bar = tqdm(total=len(runners) * len(sizes) * problems, disable=not progress, desc="arrangement")
     for name, run in runners.items():
@@ -60,12 +57,8 @@ def run_arrangement_benchmark(out: Path, problems: int = 100, sizes: tuple[int, 
             per_size[str(n)] = {"top1": sum(top1) / problems, "best_of_k": sum(best) / problems,
                                 "seconds_median": statistics.median(seconds)}
             result["seconds"] = round(time.perf_counter() - start, 1)
-            (out / "arrangement.json").write_text(json.dumps(result, indent=1))
-    result["table"] = format_table(result)
-    (out / "arrangement.json").write_text(json.dumps(result, indent=1))
-    (out / "arrangement.md").write_text(result["table"] + "\n")
-    plot(result, out / "arrangement.png")
-    return result
+            save_json(out / "arrangement.json", result)
+    return finish(out, "arrangement", result, format_table(result), plot)
 
 
 def format_table(result: dict) -> str:

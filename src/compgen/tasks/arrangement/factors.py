@@ -42,11 +42,7 @@ TRAIN_OBJECTS = (2, 3, 4)
 def shape_features(shape: Shape, tray: tuple[float, float]) -> list[float]:
     """[width / W, height / H, is triangle, apex position] of one object."""
     w, h = shape.size
-    apex = 0.5
-    if shape.kind == "triangle":
-        (x0, _), (x1, _), (xa, _) = shape.vertices
-        apex = (xa - x0) / (x1 - x0)
-    return [w / tray[0], h / tray[1], float(shape.kind == "triangle"), apex]
+    return [w / tray[0], h / tray[1], float(shape.kind == "triangle"), shape.apex]
 
 
 def _condition(kind: str, features: list[list[float]]) -> Tensor:

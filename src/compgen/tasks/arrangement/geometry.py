@@ -43,6 +43,14 @@ class Shape:
         xs, ys = zip(*self.vertices, strict=True)
         return max(xs) - min(xs), max(ys) - min(ys)
 
+    @property
+    def apex(self) -> float:
+        """Where a triangle's apex sits along its base, as a fraction (0.5 for rectangles)."""
+        if self.kind != "triangle":
+            return 0.5
+        (x0, _), (x1, _), (xa, _) = self.vertices
+        return (xa - x0) / (x1 - x0)
+
     def placed(self, pose: Point) -> list[Point]:
         return [(x + pose[0], y + pose[1]) for x, y in self.vertices]
 

@@ -46,18 +46,13 @@ class Problem:
 
     def to_json(self) -> dict:
         objects = [{"name": n, "shape": s.kind, "width": s.size[0], "height": s.size[1],
-                    **({"apex": _apex(s)} if s.kind == "triangle" else {})}
+                    **({"apex": s.apex} if s.kind == "triangle" else {})}
                    for n, s in zip(self.names, self.shapes, strict=True)]
         out = {"tray": {"width": self.tray[0], "height": self.tray[1]}, "objects": objects,
                "constraints": [[c.type, *(self.names[i] for i in c.objects)] for c in self.constraints]}
         if self.solution is not None:
             out["solution"] = {n: list(p) for n, p in zip(self.names, self.solution, strict=True)}
         return out
-
-
-def _apex(shape: Shape) -> float:
-    (x0, _), (x1, _), (xa, _) = shape.vertices
-    return (xa - x0) / (x1 - x0)
 
 
 def random_scene(n: int, rng: random.Random, tray: tuple[float, float] = (1.0, 1.0),
