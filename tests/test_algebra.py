@@ -133,10 +133,11 @@ def test_factor_graph_sums_factors_over_subsets_and_batches_each_model():
     the hand-written sum; and a conditional network's factors go through one forward pass."""
     g1 = cg.GaussianMixture(means=torch.tensor([[0.0, 1.0], [1.0, -1.0]]), stds=0.5)
     g2 = cg.GaussianMixture(means=torch.tensor([[0.5, 0.5]]), stds=torch.tensor([[0.3, 0.8]]))
-    graph = cg.FactorGraph(3, [(g1, [0, 1], None), (g2, [1, 2], None), (g1, [2, 0], None)])
+    graph = cg.FactorGraph(3, [(g1, [0, 1], None), (g2, [1, 2], None, -0.5), (g1, [2, 0], None, 2.0)])
     x = torch.randn(7, 3, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
-    for t in (0.0, 0.4):
-        expected = g1.energy(x[:, [0, 1]], t) + g2.energy(x[:, [1, 2]], t) + g1.energy(x[:, [2, 0]], t)
+    for t in (0.0, 0.4):  # weights are powers: w * E_f
+        expected = (g1.energy(x[:, [0, 1]], t) - 0.5 * g2.energy(x[:, [1, 2]], t)
+                    + 2 * g1.energy(x[:, [2, 0]], t))
         (grad,) = torch.autograd.grad(expected.sum(), x)
         energy, score = graph.energy_and_score(x.detach(), t)
         torch.testing.assert_close(energy, expected.detach())
@@ -159,5 +160,7 @@ def test_factor_graph_errors():
     g = cg.GaussianMixture(means=torch.zeros(1, 2), stds=1.0)
     with pytest.raises(ValueError, match=r"factors\[0\]: .* is over 2 variables, got 3 indices"):
         cg.FactorGraph(3, [(g, [0, 1, 2], None)])
+    with pytest.raises(ValueError, match=r"factors\[0\]: expected \(model, indices, condition\[, weight\]\)"):
+        cg.FactorGraph(3, [(g, [0, 1])])
     with pytest.raises(ValueError, match=r"indices must lie in \[0, 3\)"):
         cg.FactorGraph(3, [(g, [0, 3], None)])

@@ -21,19 +21,23 @@ class FactorGraph(Component):
 
     Args:
         dim: dimension of the joint x.
-        factors: each ``(model, indices, condition)``: a component over R^k evaluated on
-            ``x[:, indices]`` (k indices into x), with ``condition`` (passed as ``cond=`` per
-            factor) or None for an unconditional model.
+        factors: each ``(model, indices, condition)`` or ``(model, indices, condition, weight)``:
+            a component over R^k evaluated on ``x[:, indices]`` (k indices into x), with
+            ``condition`` (passed as ``cond=`` per factor) or None for an unconditional model,
+            raised to the power ``weight`` (default 1; a negative weight divides by the factor).
         name: shown by ``repr``.
     """
 
-    def __init__(self, dim: int, factors: Sequence[tuple[Component, Sequence[int], Tensor | None]],
-                 name: str = "factor_graph"):
+    def __init__(self, dim: int, factors: Sequence[tuple], name: str = "factor_graph"):
         if not factors:
             raise ValueError("FactorGraph needs at least one factor")
         self.dim, self.name = dim, name
         groups: dict[int, tuple[Component, list, list]] = {}
-        for i, (model, indices, cond) in enumerate(factors):
+        for i, factor in enumerate(factors):
+            if len(factor) not in (3, 4):
+                raise ValueError(f"factors[{i}]: expected (model, indices, condition[, weight]), "
+                                 f"got {len(factor)} items")
+            model, indices, cond, weight = (*factor, 1.0)[:4]
             idx = torch.as_tensor(list(indices), dtype=torch.long)
             if idx.dim() != 1 or len(idx) != model.dim:
                 raise ValueError(f"factors[{i}]: {model!r} is over {model.dim} variables, "
@@ -42,24 +46,26 @@ class FactorGraph(Component):
                 raise ValueError(f"factors[{i}]: indices must lie in [0, {dim}), got {idx.tolist()}")
             if model.num_categories is not None:
                 raise ValueError(f"factors[{i}]: {model!r} is discrete; FactorGraph is for R^dim")
-            entry = groups.setdefault(id(model), (model, [], []))
+            entry = groups.setdefault(id(model), (model, [], [], []))
             entry[1].append(idx)
             entry[2].append(cond)
+            entry[3].append(float(weight))
         self.groups = []
-        for model, idx, conds in groups.values():
+        for model, idx, conds, weights in groups.values():
             if any(c is None for c in conds) and not all(c is None for c in conds):
                 raise ValueError(f"the factors of {model!r} must all have a condition or all have none")
             stacked = None if conds[0] is None else torch.stack([torch.as_tensor(c) for c in conds])
-            self.groups.append((model, torch.stack(idx), stacked))  # (F, k), (F, ...) or None
+            # (F, k), (F, ...) or None, (F,)
+            self.groups.append((model, torch.stack(idx), stacked, torch.tensor(weights)))
         first = self.groups[0][0]
-        self.schedule, self.has_energy = first.schedule, all(m.has_energy for m, _, _ in self.groups)
-        for model, _, _ in self.groups:
+        self.schedule, self.has_energy = first.schedule, all(g[0].has_energy for g in self.groups)
+        for model, *_ in self.groups:
             if model.schedule != self.schedule:
                 raise ValueError(f"factors on different noise schedules: {first!r} and {model!r}")
 
     @property
     def num_factors(self) -> int:
-        return sum(len(idx) for _, idx, _ in self.groups)
+        return sum(len(idx) for _, idx, *_ in self.groups)
 
     def _gather(self, x: Tensor, idx: Tensor, cond: Tensor | None) -> tuple[Tensor, dict]:
         b, (f, k) = x.shape[0], idx.shape
@@ -71,9 +77,9 @@ class FactorGraph(Component):
         self._check_x(x)
         self.require_energy("the energy of a factor graph")
         total = torch.zeros(x.shape[0], dtype=x.dtype)
-        for model, idx, cond in self.groups:
+        for model, idx, cond, weight in self.groups:
             z, kwargs = self._gather(x, idx, cond)
-            total = total + model.energy(z, t, **kwargs).view(x.shape[0], -1).sum(1)
+            total = total + (model.energy(z, t, **kwargs).view(x.shape[0], -1) * weight).sum(1)
         return total
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
@@ -81,18 +87,19 @@ class FactorGraph(Component):
         b = x.shape[0]
         energy = torch.zeros(b, dtype=x.dtype) if self.has_energy else None
         score = torch.zeros_like(x)
-        for model, idx, cond in self.groups:
+        for model, idx, cond, weight in self.groups:
             z, kwargs = self._gather(x, idx, cond)
             e, s = model.energy_and_score(z, t, **kwargs)
             if energy is not None:
-                energy = energy + e.view(b, -1).sum(1)
+                energy = energy + (e.view(b, -1) * weight).sum(1)
+            s = s.view(b, *idx.shape) * weight[:, None]
             # scatter each factor's score back onto the variables it reads
             score.view(-1).index_add_(0, (idx[None] + self.dim * torch.arange(b)[:, None, None]).flatten(),
                                       s.reshape(-1).to(x.dtype))
         return energy, score
 
     def leaves(self) -> list[Component]:
-        return [model for model, _, _ in self.groups]
+        return [model for model, *_ in self.groups]
 
     def __repr__(self) -> str:
         return f"{self.name}({self.num_factors} factors)"

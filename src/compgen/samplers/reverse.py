@@ -18,6 +18,16 @@ from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_l
 from compgen.schedule import VPSchedule
 
 
+def denoised(schedule: VPSchedule, x: Tensor, score: Tensor, t: float) -> Tensor:
+    """Tweedie's estimate of the clean point, ``E[x_0 | x_t] = (x_t + sigma_t^2 score) / alpha_t``.
+
+    Applied to a composition's samples at the last level it removes the sigma_{t_min} noise
+    they still carry (what k-diffusion's final step to sigma = 0 does). (B, D) -> (B, D).
+    """
+    tt = torch.tensor([t], dtype=torch.float64)
+    return (x + schedule.sigma(tt).item() ** 2 * score) / schedule.alpha(tt).item()
+
+
 def ancestral_kernel(schedule: VPSchedule, x: Tensor, score: Tensor, t: float, s: float
                      ) -> tuple[Tensor, float, float, float]:
     """The DDPM reverse kernel from level t to s < t (Ho et al. 2020; Kingma et al. 2021, eq. 33).
@@ -28,7 +38,7 @@ def ancestral_kernel(schedule: VPSchedule, x: Tensor, score: Tensor, t: float, s
     """
     tt = torch.tensor([t, s], dtype=torch.float64)
     (a_t, a_s), (sig_t, sig_s) = schedule.alpha(tt).tolist(), schedule.sigma(tt).tolist()
-    x0_hat = (x + sig_t**2 * score) / a_t
+    x0_hat = denoised(schedule, x, score, t)
     a_ts = a_t / a_s
     var_ts = sig_t**2 - a_ts**2 * sig_s**2
     mean = (a_s * var_ts / sig_t**2) * x0_hat + (a_ts * sig_s**2 / sig_t**2) * x

@@ -32,7 +32,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from compgen.tasks.arrangement.geometry import Point, Shape, bounds, inside, overlaps
+from compgen.tasks.arrangement.geometry import Point, Shape, bounds, inside, separation
 
 CLOSE, AWAY, ALIGN = 0.3, 0.6, 0.02
 TOLERANCE = 1e-6
@@ -70,37 +70,39 @@ class Scene:
         return self.shapes[i].placed(self.poses[i])
 
 
-def holds(scene: Scene, c: Constraint) -> bool:
-    """Whether constraint ``c`` holds in ``scene``."""
+def holds(scene: Scene, c: Constraint, margin: float = 0.0) -> bool:
+    """Whether constraint ``c`` holds in ``scene``; with ``margin`` > 0, whether it holds with
+    that much to spare (a fraction of min(W, H)): every threshold moves inward by it."""
     W, H = scene.tray
+    m = margin * min(W, H)
     if c.type in UNARY:
         (i,) = c.objects
         x, y = scene.poses[i]
-        if not inside(scene.polygon(i), (0.0, 0.0, W, H), TOLERANCE):
+        if not inside(scene.polygon(i), (m, m, W - m, H - m), TOLERANCE):
             return False
         return {
             "in": True,
-            "center-in": W / 3 <= x <= 2 * W / 3 and H / 3 <= y <= 2 * H / 3,
-            "left-in": x < W / 3, "right-in": x > 2 * W / 3,
-            "bottom-in": y < H / 3, "top-in": y > 2 * H / 3,
+            "center-in": W / 3 + m <= x <= 2 * W / 3 - m and H / 3 + m <= y <= 2 * H / 3 - m,
+            "left-in": x < W / 3 - m, "right-in": x > 2 * W / 3 + m,
+            "bottom-in": y < H / 3 - m, "top-in": y > 2 * H / 3 + m,
         }[c.type]
     a, b = c.objects
     pa, pb = scene.polygon(a), scene.polygon(b)
     (xa, ya), (xb, yb) = scene.poses[a], scene.poses[b]
     distance = math.hypot(xa - xb, ya - yb)
     if c.type == "cfree":
-        return not overlaps(pa, pb, TOLERANCE)
+        return separation(pa, pb) >= m - TOLERANCE
     if c.type == "left-of":
-        return bounds(pa)[2] <= bounds(pb)[0] + TOLERANCE
+        return bounds(pa)[2] + m <= bounds(pb)[0] + TOLERANCE
     if c.type == "top-of":
-        return bounds(pa)[1] >= bounds(pb)[3] - TOLERANCE
+        return bounds(pa)[1] - m >= bounds(pb)[3] - TOLERANCE
     if c.type == "close-to":
-        return distance <= CLOSE * min(W, H)
+        return distance <= CLOSE * min(W, H) - m
     if c.type == "away-from":
-        return distance >= AWAY * min(W, H)
+        return distance >= AWAY * min(W, H) + m
     if c.type == "h-aligned":
-        return abs(ya - yb) <= ALIGN * H
-    return abs(xa - xb) <= ALIGN * W  # v-aligned
+        return abs(ya - yb) <= ALIGN * H - m
+    return abs(xa - xb) <= ALIGN * W - m  # v-aligned
 
 
 def implicit_constraints(n: int) -> list[Constraint]:
