@@ -15,14 +15,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from compgen.models.autoregressive import AutoregressiveModel
-from compgen.models.diffusion import DiffusionMLP, EnergyDiffusion, ScoreDiffusion
+from compgen.models.diffusion import DiffusionNetwork, EnergyDiffusion, ScoreDiffusion
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.schedule import VPSchedule
 
 FORMAT = "compgen-checkpoint"
 FORMAT_VERSION = 1
 _NETWORKS = {cls.__name__: cls for cls in (EnergyDiffusion, ScoreDiffusion, AutoregressiveModel)}
-Model = DiffusionMLP | AutoregressiveModel | GaussianMixture
+Model = DiffusionNetwork | AutoregressiveModel | GaussianMixture
 
 
 class CheckpointError(ValueError):
@@ -31,7 +31,7 @@ class CheckpointError(ValueError):
 
 def save(model: Model, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` (.safetensors) atomically; returns the path."""
-    if isinstance(model, DiffusionMLP | AutoregressiveModel):
+    if isinstance(model, DiffusionNetwork | AutoregressiveModel):
         config, tensors = model.config(), {k: v.contiguous() for k, v in model.state_dict().items()}
     elif isinstance(model, GaussianMixture):
         config = {"kind": "GaussianMixture", "name": model.name, "schedule": model.schedule.to_dict()}

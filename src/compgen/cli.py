@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -126,6 +127,23 @@ def cmd_train_language(args: argparse.Namespace) -> None:
                                           seed=args.seed, hidden=args.hidden, progress=not args.quiet)
     _save_with_record(model, Path(args.out or f"{args.language}.safetensors"), args, seconds,
                       language=args.language)
+
+
+def cmd_maze_data(args: argparse.Namespace) -> None:
+    from compgen.data import pointmaze
+
+    for maze in pointmaze.ENV_IDS if args.maze == "all" else [args.maze]:
+        steps = args.steps or pointmaze.D4RL_STEPS[maze]
+        episodes = -(-steps // args.episode_steps)  # ceil
+        start = time.perf_counter()
+        data = pointmaze.generate(maze, episodes, args.episode_steps, seed=args.seed,
+                                  progress=not args.quiet)
+        seconds = round(time.perf_counter() - start, 1)
+        out = Path(args.out) / f"{maze}.npz"
+        pointmaze.save_dataset(out, data, maze=maze, env=pointmaze.ENV_IDS[maze], seed=args.seed,
+                               episodes=episodes, episode_steps=args.episode_steps, seconds=seconds,
+                               command="compgen " + " ".join(shlex.quote(a) for a in args.argv))
+        print(f"{maze}: {episodes} x {args.episode_steps} steps in {seconds:.0f}s -> {out}")
 
 
 def cmd_train_arrangement(args: argparse.Namespace) -> None:
@@ -253,6 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     from compgen.data.languages import LANGUAGES
     from compgen.tasks import languages
+
+    p = sub.add_parser("maze-data", help="generate D4RL-style PointMaze data sets (MuJoCo, offline)",
+                       description="Roll out a shortest-path waypoint controller in gymnasium-robotics' "
+                       "PointMaze (a port of D4RL maze2d, not D4RL itself) toward random goals; "
+                       "writes OUT/MAZE.npz (observations, actions, goals, walls) and a .json "
+                       "record. Deterministic from --seed.")
+    p.add_argument("--maze", default="all", choices=["umaze", "medium", "large", "all"])
+    p.add_argument("--steps", type=int, help="steps per maze (default: D4RL's 1M / 2M / 4M)")
+    p.add_argument("--episode-steps", type=int, default=1000, help="steps per episode (one start)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="data/pointmaze", help="output folder")
+    p.set_defaults(func=cmd_maze_data)
 
     p = sub.add_parser("train-language", help="train an autoregressive model of a constraint language")
     p.add_argument("language", choices=LANGUAGES, help="balanced: balanced brackets; motif: contains ')('")

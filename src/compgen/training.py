@@ -11,10 +11,10 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from compgen.models.autoregressive import AutoregressiveModel
-from compgen.models.diffusion import DiffusionMLP
+from compgen.models.diffusion import DiffusionNetwork
 
 
-def dsm_loss(model: DiffusionMLP, x0: Tensor, cond: Tensor | None, generator: torch.Generator,
+def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator: torch.Generator,
              t_min: float = 1e-3) -> Tensor:
     """``E_{t, eps} || eps_hat(alpha_t x0 + sigma_t eps, t) - eps ||^2``.
 
@@ -34,9 +34,9 @@ def dsm_loss(model: DiffusionMLP, x0: Tensor, cond: Tensor | None, generator: to
     return ((eps_hat - eps) ** 2).sum(-1).mean()
 
 
-def train(model: DiffusionMLP, data: Tensor, steps: int = 3000, batch_size: int = 256,
+def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: int = 256,
           lr: float = 2e-3, ema_decay: float = 0.999, labels: Tensor | None = None, seed: int = 0,
-          progress: bool = True) -> DiffusionMLP:
+          progress: bool = True) -> DiffusionNetwork:
     """Train ``model`` by denoising score matching; returns it with its EMA weights loaded.
 
     Args:

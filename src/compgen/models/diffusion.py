@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from compgen.algebra.component import Component
 from compgen.algebra.compose import Conditioned
+from compgen.models.temporal import TemporalUNet
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
 
 
@@ -41,13 +42,16 @@ class NoiseEmbedding(nn.Module):
         return torch.cat([arg.sin(), arg.cos()], dim=-1)
 
 
-class DiffusionMLP(Component, nn.Module):
-    """Shared body: an MLP over [x, time embedding, condition embedding].
+class DiffusionNetwork(Component, nn.Module):
+    """Shared body: a network over [x, time embedding, condition embedding].
 
     Args:
         dim: data dimension D.
-        hidden: width of the hidden layers.
-        layers: number of hidden layers.
+        hidden: width of the hidden layers (MLP), or of the U-Net's first level.
+        layers: number of hidden layers (MLP), or of the U-Net's down-sampling levels.
+        backbone: ``"mlp"``, or ``"temporal_unet"`` for sequences of ``channels`` features per
+            step stored flat, step-major (:class:`~compgen.models.temporal.TemporalUNet`).
+        channels: features per step (``"temporal_unet"`` only; D must be a multiple).
         num_classes: if set, condition on an integer label in [0, num_classes).
         cond_dim: if set, condition on a (B, cond_dim) vector.
         cond_dropout: probability of training with the null condition (conditional models).
@@ -61,29 +65,39 @@ class DiffusionMLP(Component, nn.Module):
     def __init__(self, dim: int, hidden: int = 128, layers: int = 3, num_classes: int | None = None,
                  cond_dim: int | None = None, cond_dropout: float = 0.1,
                  schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None, init_seed: int = 0,
-                 t_min: float = 5e-3):
+                 t_min: float = 5e-3, backbone: str = "mlp", channels: int | None = None):
         nn.Module.__init__(self)
+        if backbone not in ("mlp", "temporal_unet"):
+            raise ValueError(f"backbone must be 'mlp' or 'temporal_unet', got {backbone!r}")
+        if (backbone == "temporal_unet") != (channels is not None) or (channels and dim % channels):
+            raise ValueError(f"channels must be given exactly for backbone='temporal_unet' and divide "
+                             f"dim={dim}; got backbone={backbone!r}, channels={channels}")
         if num_classes is not None and cond_dim is not None:
             raise ValueError("give num_classes or cond_dim, not both")
         self.dim, self.schedule, self.name = dim, schedule, name
         self.num_classes, self.cond_dim, self.cond_dropout = num_classes, cond_dim, cond_dropout
         self.hidden, self.layers, self.init_seed, self.t_min = hidden, layers, init_seed, t_min
+        self.backbone, self.channels = backbone, channels
         self.noise_embed = NoiseEmbedding(32)
         if num_classes is not None:  # index num_classes is the null condition
             self.cond_embed = nn.Embedding(num_classes + 1, 32)
         elif cond_dim is not None:
             self.cond_embed = nn.Linear(cond_dim, 32)
-        width_in = dim + 32 + (32 if self.conditional else 0)
-        blocks: list[nn.Module] = []
-        for i in range(layers):
-            blocks += [nn.Linear(width_in if i == 0 else hidden, hidden), nn.SiLU()]
-        out = 1 if self.has_energy else dim  # a scalar energy, or a noise vector
-        self.net = nn.Sequential(*blocks, nn.Linear(hidden, out))
+        emb_dim = 32 + (32 if self.conditional else 0)
+        if backbone == "mlp":
+            blocks: list[nn.Module] = []
+            for i in range(layers):
+                blocks += [nn.Linear(dim + emb_dim if i == 0 else hidden, hidden), nn.SiLU()]
+            out = 1 if self.has_energy else dim  # a scalar energy, or a noise vector
+            self.net = nn.Sequential(*blocks, nn.Linear(hidden, out))
+        else:
+            self.net = TemporalUNet(channels, dim // channels, emb_dim, hidden, layers,
+                                    scalar=self.has_energy)
         with torch.no_grad():  # re-draw every weight from our own generator
             gen = torch.Generator().manual_seed(init_seed)
             for layer in self.modules():
-                if isinstance(layer, nn.Linear | nn.Embedding):
-                    bound = 1 / math.sqrt(layer.weight.shape[1])
+                if isinstance(layer, nn.Linear | nn.Embedding | nn.Conv1d | nn.ConvTranspose1d):
+                    bound = 1 / math.sqrt(layer.weight[0].numel())  # PyTorch's default fan-in bound
                     layer.weight.uniform_(-bound, bound, generator=gen)
                     if getattr(layer, "bias", None) is not None:
                         layer.bias.uniform_(-bound, bound, generator=gen)
@@ -97,7 +111,8 @@ class DiffusionMLP(Component, nn.Module):
         return {"kind": type(self).__name__, "dim": self.dim, "hidden": self.hidden,
                 "layers": self.layers, "num_classes": self.num_classes, "cond_dim": self.cond_dim,
                 "cond_dropout": self.cond_dropout, "schedule": self.schedule.to_dict(),
-                "name": self.name, "init_seed": self.init_seed, "t_min": self.t_min}
+                "name": self.name, "init_seed": self.init_seed, "t_min": self.t_min,
+                "backbone": self.backbone, "channels": self.channels}
 
     def given(self, condition: Tensor | int) -> Conditioned:
         """This model with a fixed condition, as a component: p(x | condition)."""
@@ -139,7 +154,7 @@ class DiffusionMLP(Component, nn.Module):
         return self.name or f"{type(self).__name__}(dim={self.dim})"
 
 
-class ScoreDiffusion(DiffusionMLP):
+class ScoreDiffusion(DiffusionNetwork):
     """Noise-prediction (epsilon) network; score = -eps_hat / sigma_t. Score-only."""
 
     has_energy = False
@@ -155,7 +170,7 @@ class ScoreDiffusion(DiffusionMLP):
         return None, self.score(x, t, cond)
 
 
-class EnergyDiffusion(DiffusionMLP):
+class EnergyDiffusion(DiffusionNetwork):
     """Scalar energy network ``E(x, t) = f(x, t) / sigma_t``; eps_hat = sigma_t grad_x E.
 
     Dividing by sigma_t makes the network output O(1) at every noise level, as eps is.

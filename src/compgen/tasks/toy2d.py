@@ -14,7 +14,7 @@ import torch
 from compgen.algebra.component import Component
 from compgen.data.toy2d import DENSITIES, density
 from compgen.expression import parse
-from compgen.models.diffusion import DiffusionMLP, EnergyDiffusion, ScoreDiffusion
+from compgen.models.diffusion import DiffusionNetwork, EnergyDiffusion, ScoreDiffusion
 from compgen.models.pretrained import load_pretrained
 from compgen.training import train
 
@@ -33,7 +33,7 @@ TRAIN_SAMPLES, TRAIN_STEPS = 5000, 10000
 
 def train_density_model(name: str, kind: str = "energy", n: int = TRAIN_SAMPLES,
                         steps: int = TRAIN_STEPS, seed: int = 0, hidden: int = 128, layers: int = 3,
-                        progress: bool = True) -> tuple[DiffusionMLP, float]:
+                        progress: bool = True) -> tuple[DiffusionNetwork, float]:
     """Train a model of kind ``energy``/``score`` on ``n`` exact samples of a named density.
 
     Returns: the trained model and the training time in seconds.
