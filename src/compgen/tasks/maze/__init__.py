@@ -1,0 +1,1 @@
+"""Trajectories and planning by composition in MuJoCo PointMaze."""

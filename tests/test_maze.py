@@ -1,0 +1,62 @@
+"""PointMaze trajectories: normalization, windows, the factorized product, the dynamics check."""
+
+import pytest
+import torch
+
+from compgen.data.pointmaze import generate, make_env
+from compgen.tasks.maze.trajectories import (
+    CHANNELS,
+    Normalizer,
+    dynamics_error,
+    factorized,
+    steps_of,
+    trajectory_model,
+    windows,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate("umaze", episodes=2, episode_steps=64, seed=0, progress=False)
+
+
+def test_windows_are_step_major_and_normalized(data):
+    steps = steps_of(data)
+    assert steps.shape == (2, 64, CHANNELS)
+    norm = Normalizer.fit(steps)
+    w = windows(steps, 8, norm)
+    assert w.shape == (2 * 57, 8 * CHANNELS)
+    # window 3 of episode 1 is steps 3..10 of episode 1, step-major
+    torch.testing.assert_close(norm.decode(w[57 + 3]), torch.tensor(steps[1, 3:11]), rtol=1e-5,
+                               atol=1e-5)
+    z = norm.encode(steps).view(-1, CHANNELS)
+    torch.testing.assert_close(z.mean(0), torch.zeros(CHANNELS), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(0, unbiased=False), torch.ones(CHANNELS), atol=1e-4, rtol=0)
+
+
+def test_factorized_is_windows_over_overlaps():
+    window, overlap = trajectory_model(8, width=8, depth=1), trajectory_model(4, width=8, depth=1, seed=1)
+    graph = factorized(window, overlap, horizon=16)
+    x = torch.randn(3, 16 * CHANNELS, generator=torch.Generator().manual_seed(0))
+    span = lambda a, n: x[:, a * CHANNELS:(a + n) * CHANNELS]  # noqa: E731
+    expected = sum(window.energy(span(a, 8), 0.3) for a in (0, 4, 8))
+    expected = expected - sum(overlap.energy(span(a, 4), 0.3) for a in (4, 8))
+    torch.testing.assert_close(graph.energy(x, 0.3), expected.detach(), rtol=1e-4, atol=1e-4)
+    assert graph.num_factors == 5
+    with pytest.raises(ValueError, match="need overlap = window / 2"):
+        factorized(window, window, horizon=16)
+    with pytest.raises(ValueError, match="horizon - window"):
+        factorized(window, overlap, horizon=18)
+
+
+def test_dynamics_error_is_zero_on_real_data_and_sees_errors(data):
+    env = make_env("umaze")
+    real = torch.tensor(steps_of(data)[:, :40])
+    assert dynamics_error(env, real)["position_error"] < 1e-6
+    shifted = real.clone()
+    shifted[:, 1::2, :2] += 0.05  # every other position moved 5 cm
+    err = dynamics_error(env, shifted)
+    assert err["position_error"] == pytest.approx(0.05 * 2**0.5, rel=0.01)  # every step sees one shift
+    walled = real.clone()
+    walled[0, :10, :2] = 0.0  # the U-maze's central wall block
+    assert dynamics_error(env, walled)["in_wall"] == pytest.approx(10 / 80)
