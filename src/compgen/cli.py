@@ -146,6 +146,22 @@ def cmd_maze_data(args: argparse.Namespace) -> None:
         print(f"{maze}: {episodes} x {args.episode_steps} steps in {seconds:.0f}s -> {out}")
 
 
+def cmd_train_maze(args: argparse.Namespace) -> None:
+    from compgen.data.pointmaze import load_dataset
+    from compgen.tasks.maze.trajectories import Normalizer, steps_of, train_trajectory_model
+
+    data = load_dataset(Path(args.data) / f"{args.maze}.npz")
+    normalizer = Normalizer.fit(steps_of(data))  # from the whole data set, shared by every model
+    model, seconds = train_trajectory_model(
+        steps_of(data, args.episodes), args.horizon, normalizer, args.steps, depth=args.depth,
+        width=args.width, seed=args.seed, progress=not args.quiet,
+        name=f"{args.maze}_h{args.horizon}")
+    out = Path(args.out or f"{args.maze}_h{args.horizon}.safetensors")
+    _save_with_record(model, out, args, seconds, maze=args.maze, episodes=args.episodes,
+                      horizon=args.horizon, depth=args.depth,
+                      normalizer={"mean": normalizer.mean, "std": normalizer.std})
+
+
 def cmd_train_arrangement(args: argparse.Namespace) -> None:
     from compgen.tasks.arrangement.factors import train_factor_models
 
@@ -283,6 +299,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="data/pointmaze", help="output folder")
     p.set_defaults(func=cmd_maze_data)
+
+    p = sub.add_parser("train-maze", help="train a trajectory model (temporal U-Net) on PointMaze data",
+                       description="Energy-parameterized temporal U-Net over every HORIZON-step window "
+                       "of (x, y, vx, vy, ax, ay) in the first EPISODES episodes of a `compgen "
+                       "maze-data` set. A short horizon makes a window model for the factorized "
+                       "product; the planning horizon makes a monolithic one.")
+    p.add_argument("--maze", default="umaze", choices=["umaze", "medium", "large"])
+    p.add_argument("--data", default="data/pointmaze", help="folder of `compgen maze-data` output")
+    p.add_argument("--horizon", type=int, default=16, help="steps per window")
+    p.add_argument("--episodes", type=int, help="train on the first N episodes (default: all)")
+    p.add_argument("--steps", type=int, default=4000, help="optimizer steps")
+    p.add_argument("--width", type=int, default=16, help="U-Net channels at the first level")
+    p.add_argument("--depth", type=int, default=2, help="U-Net down-sampling levels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
+    p.set_defaults(func=cmd_train_maze)
 
     p = sub.add_parser("train-language", help="train an autoregressive model of a constraint language")
     p.add_argument("language", choices=LANGUAGES, help="balanced: balanced brackets; motif: contains ')('")

@@ -31,7 +31,7 @@ class FactorGraph(Component):
     def __init__(self, dim: int, factors: Sequence[tuple], name: str = "factor_graph"):
         if not factors:
             raise ValueError("FactorGraph needs at least one factor")
-        self.dim, self.name = dim, name
+        self.dim, self.name, self.factors = dim, name, list(factors)
         groups: dict[int, tuple[Component, list, list]] = {}
         for i, factor in enumerate(factors):
             if len(factor) not in (3, 4):
@@ -62,6 +62,10 @@ class FactorGraph(Component):
         for model, *_ in self.groups:
             if model.schedule != self.schedule:
                 raise ValueError(f"factors on different noise schedules: {first!r} and {model!r}")
+
+    def extended(self, factors: Sequence[tuple], name: str | None = None) -> FactorGraph:
+        """This graph times more factors (same format), e.g. a task's start and goal."""
+        return FactorGraph(self.dim, self.factors + list(factors), name=name or self.name)
 
     @property
     def num_factors(self) -> int:

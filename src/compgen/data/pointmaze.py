@@ -12,6 +12,8 @@ and the episode limits below are D4RL's, the dynamics may differ in detail.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from collections import deque
@@ -34,7 +36,9 @@ def make_env(maze: str):
         raise ValueError(f"maze must be one of {sorted(ENV_IDS)}, got {maze!r}")
     try:
         import gymnasium as gym
-        import gymnasium_robotics
+
+        with contextlib.redirect_stderr(io.StringIO()):  # a notice about Adroit envs, not ours
+            import gymnasium_robotics
     except ImportError as e:  # a core dependency; only a broken install lands here
         raise ImportError("PointMaze needs gymnasium-robotics: pip install gymnasium-robotics") from e
     gym.register_envs(gymnasium_robotics)

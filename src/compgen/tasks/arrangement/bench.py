@@ -34,16 +34,21 @@ def methods(models: dict) -> dict[str, Callable[[Problem, int], list[dict]]]:
 
 
 def run_arrangement_benchmark(out: Path, problems: int = 100, sizes: tuple[int, ...] = SIZES,
+                              only: str | None = None, name: str = "arrangement",
                               progress: bool = True) -> dict:
+    """Run every method (or those whose name contains ``only``) on ``problems`` random problems
+    per size; writes ``name``.{json,md,png} under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    models = {name: load_pretrained(f"arrangement_{name}") for name in ("unary", "binary")}
+    models = {net: load_pretrained(f"arrangement_{net}") for net in ("unary", "binary")}
     start = time.perf_counter()
     result: dict = {"problems_per_size": problems, "candidates": CANDIDATES, "sizes": list(sizes),
                     "methods": {}, "machine": machine()}
-    runners = methods(models)
+    runners = {k: v for k, v in methods(models).items() if only is None or only in k}
+    if not runners:
+        raise ValueError(f"no method name contains {only!r}; methods: {list(methods(models))}")
     bar = tqdm(total=len(runners) * len(sizes) * problems, disable=not progress, desc="arrangement")
-    for name, run in runners.items():
-        per_size = result["methods"][name] = {}
+    for method, run in runners.items():
+        per_size = result["methods"][method] = {}
         for n in sizes:
             top1, best, seconds = [], [], []
             for k in range(problems):
@@ -57,8 +62,8 @@ def run_arrangement_benchmark(out: Path, problems: int = 100, sizes: tuple[int, 
             per_size[str(n)] = {"top1": sum(top1) / problems, "best_of_k": sum(best) / problems,
                                 "seconds_median": statistics.median(seconds)}
             result["seconds"] = round(time.perf_counter() - start, 1)
-            save_json(out / "arrangement.json", result)
-    return finish(out, "arrangement", result, format_table(result), plot)
+            save_json(out / f"{name}.json", result)
+    return finish(out, name, result, format_table(result), plot)
 
 
 def format_table(result: dict) -> str:

@@ -84,7 +84,7 @@ def train_trajectory_model(steps_data: np.ndarray, horizon: int, normalizer: Nor
     model = trajectory_model(horizon, width, depth, name, seed)
     data = windows(steps_data, horizon, normalizer)
     start = time.perf_counter()
-    train(model, data, steps=train_steps, seed=seed, progress=progress)
+    train(model, data, steps=train_steps, batch_size=128, seed=seed, progress=progress)
     return model, time.perf_counter() - start
 
 
@@ -129,3 +129,9 @@ def dynamics_error(env, trajectories: Tensor) -> dict[str, float]:
     in_wall = MazeGrid.from_env(env).in_wall(traj[..., :2])
     return {"position_error": float(np.mean(pos_err)), "velocity_error": float(np.mean(vel_err)),
             "in_wall": float(in_wall.mean())}
+
+
+def monolithic(model: EnergyDiffusion) -> FactorGraph:
+    """One model over the whole horizon, as a one-factor graph (so planning extends it alike)."""
+    return FactorGraph(model.dim, [(model, range(model.dim), None)],
+                       name=f"monolithic{model.dim // CHANNELS}")
