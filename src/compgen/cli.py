@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 DESCRIPTION = """\
@@ -160,6 +161,33 @@ def cmd_train_maze(args: argparse.Namespace) -> None:
     _save_with_record(model, out, args, seconds, maze=args.maze, episodes=args.episodes,
                       horizon=args.horizon, depth=args.depth,
                       normalizer={"mean": normalizer.mean, "std": normalizer.std})
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    from compgen.checkpoint import load
+    from compgen.data.pointmaze import MazeGrid, make_env
+    from compgen.tasks.maze.planning import execute, plan
+    from compgen.tasks.maze.plots import draw_plan
+    from compgen.tasks.maze.trajectories import Normalizer, factorized
+
+    window, overlap = load(args.window), load(args.overlap)
+    record = json.loads(Path(args.window).with_suffix(".json").read_text())
+    normalizer = Normalizer(tuple(record["normalizer"]["mean"]), tuple(record["normalizer"]["std"]))
+    env = make_env(record["maze"])
+    grid = MazeGrid.from_env(env)
+    cells = {"start": tuple(args.start), "goal": tuple(args.goal)}
+    for what, cell in cells.items():
+        if cell not in grid.free_cells():
+            raise SystemExit(f"--{what} {cell[0]} {cell[1]} is not a free cell of {record['maze']}; "
+                             f"free cells: {grid.free_cells()}")
+    start, goal = np.r_[grid.cell_center(cells["start"]), 0.0, 0.0], grid.cell_center(cells["goal"])
+    planned = plan(factorized(window, overlap, args.horizon), normalizer, start, goal,
+                   candidates=args.candidates, sampler=args.sampler, seed=args.seed)
+    result = execute(env, planned, cells["start"], goal, record["maze"], seed=args.seed)
+    title = (f"{record['maze']}: success {result['success']}, return {result['return']}, "
+             f"normalized score {result['score']:.0f}")
+    draw_plan(grid, planned.numpy(), result["path"], start, goal, args.out, title)
+    print(f"{title}; wrote {args.out}")
 
 
 def cmd_train_arrangement(args: argparse.Namespace) -> None:
@@ -315,6 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
     p.set_defaults(func=cmd_train_maze)
+
+    p = sub.add_parser("plan", help="plan in PointMaze by composing a trajectory model with start/goal",
+                       description="Sample q(tau) ∝ p_traj(tau) r(tau; start, goal): the product of a "
+                       "window model over the horizon (divided by its overlap model) times analytic "
+                       "start and goal factors; execute the best plan in MuJoCo with a tracking "
+                       "controller; write a PNG of the maze with both paths.")
+    p.add_argument("--window", required=True, help="window model (compgen train-maze --horizon 16)")
+    p.add_argument("--overlap", required=True, help="overlap model (compgen train-maze --horizon 8)")
+    p.add_argument("--start", type=int, nargs=2, default=[3, 1], metavar=("ROW", "COL"))
+    p.add_argument("--goal", type=int, nargs=2, default=[1, 1], metavar=("ROW", "COL"))
+    p.add_argument("--horizon", type=int, default=128, help="planned steps")
+    p.add_argument("--candidates", type=int, default=4, help="plans sampled; the lowest energy runs")
+    p.add_argument("--sampler", default="mala")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="plan.png")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("train-language", help="train an autoregressive model of a constraint language")
     p.add_argument("language", choices=LANGUAGES, help="balanced: balanced brackets; motif: contains ')('")

@@ -15,6 +15,7 @@ from compgen.algebra.factor_graph import FactorGraph
 from compgen.data.pointmaze import D4RL_REFERENCE_RETURNS, EPISODE_LIMIT
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.samplers import sample
+from compgen.samplers.reverse import denoised
 from compgen.tasks.maze.trajectories import CHANNELS, Normalizer
 
 GOAL_RADIUS = 0.5  # success: within 0.5 of the goal (D4RL's sparse reward)
@@ -41,12 +42,15 @@ def planning_graph(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray
 
 def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np.ndarray,
          candidates: int = 8, sampler: str = "mala", seed: int = 0, **settings) -> Tensor:
-    """Sample ``candidates`` plans; returns the lowest-energy one, (T, CHANNELS) simulator units."""
+    """Sample ``candidates`` plans; returns the lowest-energy one, (T, CHANNELS) simulator units.
+    Plans are denoised at the last level (its sigma is about 0.02 in position, most of a step)."""
     graph = planning_graph(prior, normalizer, start, goal)
     result = sample(graph, candidates, sampler, generator=torch.Generator().manual_seed(seed), **settings)
+    t = result.levels[-1].item()
+    x = denoised(graph.schedule, result.x, graph.score(result.x, t), t).detach()
     with torch.no_grad():
-        best = graph.energy(result.x, result.levels[-1].item()).argmin()
-    return normalizer.decode(result.x[best])
+        best = graph.energy(x, t).argmin()
+    return normalizer.decode(x[best])
 
 
 def execute(env, plan_steps: Tensor, start_cell, goal: np.ndarray, maze: str, seed: int = 0,
