@@ -223,3 +223,16 @@ def test_sample_input_errors():
         cg.sample(a, 10, "hmc", steps=0)
     with pytest.raises(ValueError, match="line_points must be 0"):
         cg.sample(a, 10, "mala", line_points=1)
+
+
+def test_denoise_is_the_exact_posterior_mean_for_a_gaussian():
+    """For x_0 ~ N(m, s^2 I), E[x_0 | x_t] = m + alpha s^2 (x_t - alpha m) / (alpha^2 s^2 + sigma^2)."""
+    from compgen.samplers import denoise
+
+    m, s = torch.tensor([[0.5, -1.0]]), 0.3
+    g = cg.GaussianMixture(means=m, stds=s)
+    t = 0.4
+    x = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
+    alpha, sigma = g.schedule.alpha(torch.tensor(t)).item(), g.schedule.sigma(torch.tensor(t)).item()
+    expected = m + alpha * s**2 * (x - alpha * m) / (alpha**2 * s**2 + sigma**2)
+    torch.testing.assert_close(denoise(g, x, t), expected, rtol=1e-4, atol=1e-5)

@@ -26,7 +26,7 @@ from compgen.samplers.discrete import (
 )
 from compgen.samplers.kernels import Info, hmc_step, langevin_step, log_acceptance
 from compgen.samplers.result import ChainResult, NonFiniteError, Sampler, SampleResult
-from compgen.samplers.reverse import ReverseDiffusion
+from compgen.samplers.reverse import ReverseDiffusion, denoise
 from compgen.samplers.target import State, Target
 
 SAMPLERS: dict[str, type[Sampler]] = {
@@ -86,6 +86,6 @@ __all__ = [
     "AnnealedHMC", "AnnealedLangevin", "AnnealedMALA", "AnnealedMCMC", "AnnealedUHMC",
     "AnnealedULA", "ChainResult", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info",
     "ModelProposalMH", "RandomFlipMH", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
-    "SampleResult", "Sampler", "State", "Target", "hmc_step", "langevin_step", "log_acceptance",
-    "sample",
+    "SampleResult", "Sampler", "State", "Target", "denoise", "hmc_step", "langevin_step",
+    "log_acceptance", "sample",
 ]

@@ -14,18 +14,24 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from compgen.algebra.component import Component
 from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels
 from compgen.schedule import VPSchedule
 
 
-def denoised(schedule: VPSchedule, x: Tensor, score: Tensor, t: float) -> Tensor:
-    """Tweedie's estimate of the clean point, ``E[x_0 | x_t] = (x_t + sigma_t^2 score) / alpha_t``.
-
-    Applied to a composition's samples at the last level it removes the sigma_{t_min} noise
-    they still carry (what k-diffusion's final step to sigma = 0 does). (B, D) -> (B, D).
-    """
+def tweedie(schedule: VPSchedule, x: Tensor, score: Tensor, t: float) -> Tensor:
+    """Tweedie's estimate of the clean point, ``E[x_0 | x_t] = (x_t + sigma_t^2 score) / alpha_t``."""
     tt = torch.tensor([t], dtype=torch.float64)
     return (x + schedule.sigma(tt).item() ** 2 * score) / schedule.alpha(tt).item()
+
+
+def denoise(component: Component, x: Tensor, t: float) -> Tensor:
+    """Samples (B, D) at level t -> Tweedie's estimate of their clean points (B, D).
+
+    Applied to a composition's samples at its last level, it removes the sigma_{t_min} noise
+    they still carry, as k-diffusion's final step to sigma = 0 does. One score evaluation.
+    """
+    return tweedie(component.schedule, x, component.score(x, t), t).detach()
 
 
 def ancestral_kernel(schedule: VPSchedule, x: Tensor, score: Tensor, t: float, s: float
@@ -38,7 +44,7 @@ def ancestral_kernel(schedule: VPSchedule, x: Tensor, score: Tensor, t: float, s
     """
     tt = torch.tensor([t, s], dtype=torch.float64)
     (a_t, a_s), (sig_t, sig_s) = schedule.alpha(tt).tolist(), schedule.sigma(tt).tolist()
-    x0_hat = denoised(schedule, x, score, t)
+    x0_hat = tweedie(schedule, x, score, t)
     a_ts = a_t / a_s
     var_ts = sig_t**2 - a_ts**2 * sig_s**2
     mean = (a_s * var_ts / sig_t**2) * x0_hat + (a_ts * sig_s**2 / sig_t**2) * x

@@ -20,7 +20,7 @@ from torch import Tensor
 from compgen.algebra.factor_graph import FactorGraph
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.samplers import sample
-from compgen.samplers.reverse import denoised
+from compgen.samplers.reverse import denoise
 from compgen.tasks.arrangement.constraints import (
     ARITY,
     BINARY,
@@ -150,7 +150,7 @@ def solve(problem: Problem, models: dict[str, EnergyDiffusion], candidates: int 
     graph = factor_graph(problem, models)
     result = sample(graph, candidates, sampler, generator=torch.Generator().manual_seed(seed), **settings)
     t = result.levels[-1].item()
-    x = denoised(graph.schedule, result.x, graph.score(result.x, t), t).detach()
+    x = denoise(graph, result.x, t)
     with torch.no_grad():
         energies = graph.energy(x, t)
     ranked = []

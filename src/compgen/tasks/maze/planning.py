@@ -15,7 +15,7 @@ from compgen.algebra.factor_graph import FactorGraph
 from compgen.data.pointmaze import D4RL_REFERENCE_RETURNS, EPISODE_LIMIT
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.samplers import sample
-from compgen.samplers.reverse import denoised
+from compgen.samplers.reverse import denoise
 from compgen.tasks.maze.trajectories import CHANNELS, Normalizer
 
 GOAL_RADIUS = 0.5  # success: within 0.5 of the goal (D4RL's sparse reward)
@@ -47,7 +47,7 @@ def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np
     graph = planning_graph(prior, normalizer, start, goal)
     result = sample(graph, candidates, sampler, generator=torch.Generator().manual_seed(seed), **settings)
     t = result.levels[-1].item()
-    x = denoised(graph.schedule, result.x, graph.score(result.x, t), t).detach()
+    x = denoise(graph, result.x, t)
     with torch.no_grad():
         best = graph.energy(x, t).argmin()
     return normalizer.decode(x[best])
