@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from compgen.files import atomic_path
 from compgen.models.autoregressive import AutoregressiveModel
 from compgen.models.diffusion import DiffusionNetwork, EnergyDiffusion, ScoreDiffusion
 from compgen.models.gaussian_mixture import GaussianMixture
@@ -40,14 +40,8 @@ def save(model: Model, path: str | os.PathLike) -> Path:
         raise TypeError(f"save: cannot save {type(model).__name__}; save its leaf models one by one")
     path = Path(path)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from compgen.files import write_json
+
 DESCRIPTION = """\
 compgen: compose small generative models (product &, mixture |, negation ~, power **)
 and sample the composition correctly with annealed MCMC.
@@ -105,7 +107,7 @@ def cmd_arrange_problem(args: argparse.Namespace) -> None:
     from compgen.tasks.arrangement.problems import random_problem
 
     problem = random_problem(args.objects, args.seed)
-    Path(args.out).write_text(json.dumps(problem.to_json(), indent=1) + "\n")
+    write_json(args.out, problem.to_json())
     print(f"wrote {args.out}: {args.objects} objects, {len(problem.constraints)} constraints "
           "(with the known solution)")
 
@@ -143,7 +145,7 @@ def cmd_maze_data(args: argparse.Namespace) -> None:
         out = Path(args.out) / f"{maze}.npz"
         pointmaze.save_dataset(out, data, maze=maze, env=pointmaze.ENV_IDS[maze], seed=args.seed,
                                episodes=episodes, episode_steps=args.episode_steps, seconds=seconds,
-                               command="compgen " + " ".join(shlex.quote(a) for a in args.argv))
+                               command=_command(args))
         print(f"{maze}: {episodes} x {args.episode_steps} steps in {seconds:.0f}s -> {out}")
 
 
@@ -202,17 +204,22 @@ def cmd_train_arrangement(args: argparse.Namespace) -> None:
                           scenes=args.scenes, network=name, hidden=model.hidden, layers=model.layers)
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that produced ``args``, to record beside what it wrote."""
+    return "compgen " + " ".join(shlex.quote(a) for a in args.argv)
+
+
 def _save_with_record(model, out: Path, args: argparse.Namespace, seconds: float, **fields) -> None:
     """Save the checkpoint and, beside it, a .json record of the command that made it."""
     from compgen.checkpoint import save
 
     save(model, out)
-    record = {"command": "compgen " + " ".join(shlex.quote(a) for a in args.argv),
+    record = {"command": _command(args),
               "samples": getattr(args, "samples", None), "steps": args.steps, "seed": args.seed,
               "hidden": getattr(args, "hidden", None), **fields,
               "cpu_seconds": round(seconds, 1),
               "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
-    out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    write_json(out.with_suffix(".json"), record)
     print(f"trained {model!r} in {seconds:.0f}s; wrote {out} and {out.with_suffix('.json')}")
 
 
@@ -313,9 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
     p.set_defaults(func=cmd_train)
 
-    from compgen.data.languages import LANGUAGES
-    from compgen.tasks import languages
-
     p = sub.add_parser("maze-data", help="generate D4RL-style PointMaze data sets (MuJoCo, offline)",
                        description="Roll out a shortest-path waypoint controller in gymnasium-robotics' "
                        "PointMaze (a port of D4RL maze2d, not D4RL itself) toward random goals; "
@@ -359,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="plan.png")
     p.set_defaults(func=cmd_plan)
+
+    from compgen.data.languages import LANGUAGES
+    from compgen.tasks import languages
 
     p = sub.add_parser("train-language", help="train an autoregressive model of a constraint language")
     p.add_argument("language", choices=LANGUAGES, help="balanced: balanced brackets; motif: contains ')('")

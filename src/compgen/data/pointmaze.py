@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from compgen.files import atomic_path, write_json
 
 ENV_IDS = {"umaze": "PointMaze_UMaze-v3", "medium": "PointMaze_Medium-v3", "large": "PointMaze_Large-v3"}
 EPISODE_LIMIT = {"umaze": 300, "medium": 600, "large": 800}  # D4RL's planning episode limits
@@ -168,14 +168,10 @@ def save_dataset(path: str | Path, data: dict, **meta) -> None:
     """Write ``data`` to ``path`` (.npz) atomically, with a .json of metadata beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **data)
-    os.replace(tmp, path)
-    info = {"format_version": FORMAT_VERSION, "shapes": {k: list(v.shape) for k, v in data.items()},
-            **meta}
-    tmp_json = path.with_suffix(".json.tmp")
-    tmp_json.write_text(json.dumps(info, indent=1) + "\n")
-    os.replace(tmp_json, path.with_suffix(".json"))
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **data)
+    write_json(path.with_suffix(".json"), {"format_version": FORMAT_VERSION,
+                                           "shapes": {k: list(v.shape) for k, v in data.items()}, **meta})
 
 
 def load_dataset(path: str | Path) -> dict:

@@ -9,7 +9,6 @@ samples over the noise floor, and exact log-likelihood, over seeds.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from compgen.metrics import grid_density, log_likelihood, w2
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.samplers import sample
 from compgen.tasks.plots import curves
+from compgen.tasks.results import finish
 from compgen.training import train
 
 TASKS = {
@@ -99,9 +99,6 @@ def run_data_efficiency(out: Path, tasks: tuple[str, ...] = tuple(TASKS), sizes:
                out / f"data_efficiency_{task}.png", "total training samples N",
                "W2 / noise floor (lower is better)",
                f"{task}: {TASKS[task][0]} ({seeds} seeds, mean ± std)", logy=True)
-    results["table"] = "\n".join(lines)
     results["seconds"] = round(time.perf_counter() - start, 1)
     name = "data_efficiency" + "".join(f"_{t}" for t in tasks)
-    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
-    (out / f"{name}.md").write_text(results["table"] + "\n")
-    return results
+    return finish(out, name, results, "\n".join(lines), None)  # the plots are per task, above

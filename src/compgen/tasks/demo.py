@@ -3,9 +3,9 @@ annealed HMC/MALA and with reverse diffusion, print the fidelity table, write a 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from compgen.files import write_json
 from compgen.tasks import toy2d
 from compgen.tasks.fidelity import format_table, measure, reference
 from compgen.tasks.plots import sample_grid
@@ -28,5 +28,5 @@ def run_demo(out: Path, n: int = 2000, seeds: int = 1, smoke: bool = False, prog
     table = format_table(rows)
     sample_grid(panels, out / "demo.png")
     result = {"n": n, "seeds": seeds, "smoke": smoke, "rows": rows, "table": table}
-    (out / "demo.json").write_text(json.dumps(result, indent=1))
+    write_json(out / "demo.json", result)
     return result

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from compgen.files import write_json
 from compgen.tasks import toy2d
 from compgen.tasks.fidelity import SAMPLER_ROWS, format_table, measure, reference
 from compgen.tasks.plots import sample_grid
-from compgen.tasks.results import finish, machine, save_json
+from compgen.tasks.results import finish, machine
 
 # Rows that show what a default buys: SMC resampling is on by default only for exact energies.
 EXTRA_ROWS = {"analytic": [("hmc", {"resample": False})], "energy": [("mala", {"resample": True})],
@@ -29,7 +30,7 @@ def run_fidelity_benchmark(out: Path, n: int = 2000, seeds: int = 3, analytic_se
     def save(rows: list[dict]) -> None:  # after every row, so an interrupted run keeps its rows
         result.update(rows=rows, complete=len(rows) == len(jobs),
                       seconds=round(time.perf_counter() - start, 1))
-        save_json(out / "fidelity.json", result)
+        write_json(out / "fidelity.json", result)
 
     repeats = {kind: analytic_seeds if kind == "analytic" else seeds for kind in toy2d.KINDS}
     result = {"n": n, "seeds": repeats, "tasks": toy2d.TASKS, "floors": {t: refs[t][1] for t in refs},

@@ -20,10 +20,11 @@ from tqdm.auto import tqdm
 
 from compgen.algebra.discrete import all_states
 from compgen.data.languages import LANGUAGES, decode, member, sample_intersection
+from compgen.files import write_json
 from compgen.metrics import exact_distribution, hamming_mmd, total_variation, tv_noise_floor
 from compgen.samplers import sample
 from compgen.tasks.languages import language_models, naive_product_log_prob, naive_product_sample
-from compgen.tasks.results import finish, machine, save_json
+from compgen.tasks.results import finish, machine
 
 EXACT_LENGTH, LONG_LENGTH = 8, 24
 # (label, sampler, settings); MH proposes from the balanced model and accepts with the product
@@ -100,7 +101,7 @@ def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds:
                                 "examples": decode(x[:5])})
         result["rows"].append(row)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        save_json(out / f"{name}.json", result)
+        write_json(out / f"{name}.json", result)
     return finish(out, name, result, format_table(result), plot)
 
 

@@ -21,10 +21,11 @@ import torch
 from tqdm.auto import tqdm
 
 from compgen.algebra.component import Component
+from compgen.files import write_json
 from compgen.metrics import effective_sample_size, hamming_mmd
 from compgen.models.discrete import RBM, Ising, lattice_couplings
 from compgen.samplers import sample
-from compgen.tasks.results import finish, machine, save_json
+from compgen.tasks.results import finish, machine
 
 # (label, sampler, settings); step counts give every sampler a comparable time budget here
 SAMPLERS = [
@@ -93,7 +94,7 @@ def run_mixing_benchmark(out: Path, n: int = 300, n_reference: int = 1000, seeds
                 bar.update()
             entry["rows"].append({"label": label, "sampler": sampler, "settings": settings, "runs": runs})
             result["seconds"] = round(time.perf_counter() - start, 1)
-            save_json(out / "discrete_mixing.json", result)
+            write_json(out / "discrete_mixing.json", result)
     return finish(out, "discrete_mixing", result, format_table(result), plot)
 
 

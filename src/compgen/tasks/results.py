@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from compgen.files import write_json
 
 
 def machine() -> dict:
@@ -17,18 +17,13 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-def save_json(path: Path, result: dict) -> None:
-    """Write ``result`` so that a reader never sees a half-written file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, path)
-
-
 def finish(out: Path, name: str, result: dict, table: str,
-           plot: Callable[[dict, Path], None]) -> dict:
-    """Store ``table`` in the result and write ``name``.json, ``name``.md and ``name``.png."""
+           plot: Callable[[dict, Path], None] | None) -> dict:
+    """Store ``table`` in the result and write ``name``.json, ``name``.md and (with ``plot``)
+    ``name``.png."""
     result["table"] = table
-    save_json(out / f"{name}.json", result)
+    write_json(out / f"{name}.json", result)
     (out / f"{name}.md").write_text(table + "\n")
-    plot(result, out / f"{name}.png")
+    if plot is not None:
+        plot(result, out / f"{name}.png")
     return result

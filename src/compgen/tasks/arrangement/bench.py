@@ -13,11 +13,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from compgen.files import write_json
 from compgen.models.pretrained import load_pretrained
 from compgen.tasks.arrangement.baselines import penalty_optimizer, rejection_sampling
 from compgen.tasks.arrangement.factors import solve
 from compgen.tasks.arrangement.problems import Problem, random_problem
-from compgen.tasks.results import finish, machine, save_json
+from compgen.tasks.results import finish, machine
 
 SIZES = tuple(range(2, 9))
 CANDIDATES = 10
@@ -62,7 +63,7 @@ def run_arrangement_benchmark(out: Path, problems: int = 100, sizes: tuple[int, 
             per_size[str(n)] = {"top1": sum(top1) / problems, "best_of_k": sum(best) / problems,
                                 "seconds_median": statistics.median(seconds)}
             result["seconds"] = round(time.perf_counter() - start, 1)
-            save_json(out / f"{name}.json", result)
+            write_json(out / f"{name}.json", result)
     return finish(out, name, result, format_table(result), plot)
 
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from compgen.algebra.factor_graph import FactorGraph
+from compgen.data.pointmaze import MazeGrid
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.training import train
 
@@ -115,8 +116,6 @@ def dynamics_error(env, trajectories: Tensor) -> dict[str, float]:
     with the generated s_{t+1}. Returns the mean position and velocity errors, and the fraction
     of generated positions inside a wall cell (walls are solid in the simulator, so any is wrong).
     """
-    from compgen.data.pointmaze import MazeGrid
-
     traj = trajectories.detach().double().numpy()
     point = env.point_env
     pos_err, vel_err = [], []
