@@ -38,6 +38,10 @@ BENCH_HELP = """\
   discrete-mixing   Gibbs vs Gibbs-with-Gradients vs MH on an RBM and an Ising lattice
   arrangement       constraint satisfaction by composed factors vs three baselines, 2-8 objects
                     (--n: problems per size)
+  maze-efficiency   PointMaze: time-factorized vs monolithic trajectory model over data and
+                    iterations (needs `compgen maze-data --maze umaze`; ~1 h)
+  maze-planning     PointMaze: plan by composition vs inpainting, success and normalized score
+                    per maze (needs models from `compgen train-maze`; --n: start/goal pairs)
 """
 
 
@@ -168,7 +172,7 @@ def cmd_train_maze(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     from compgen.checkpoint import load
     from compgen.data.pointmaze import MazeGrid, make_env
-    from compgen.tasks.maze.planning import execute, plan
+    from compgen.tasks.maze.planning import execute, plan, start_state
     from compgen.tasks.maze.plots import draw_plan
     from compgen.tasks.maze.trajectories import Normalizer, factorized
 
@@ -182,10 +186,11 @@ def cmd_plan(args: argparse.Namespace) -> None:
         if cell not in grid.free_cells():
             raise SystemExit(f"--{what} {cell[0]} {cell[1]} is not a free cell of {record['maze']}; "
                              f"free cells: {grid.free_cells()}")
-    start, goal = np.r_[grid.cell_center(cells["start"]), 0.0, 0.0], grid.cell_center(cells["goal"])
+    start = start_state(grid, cells["start"], np.random.default_rng(args.seed))
+    goal = grid.cell_center(cells["goal"])
     planned = plan(factorized(window, overlap, args.horizon), normalizer, start, goal,
                    candidates=args.candidates, sampler=args.sampler, seed=args.seed)
-    result = execute(env, planned, cells["start"], goal, record["maze"], seed=args.seed)
+    result = execute(env, planned, start, goal, record["maze"])
     title = (f"{record['maze']}: success {result['success']}, return {result['return']}, "
              f"normalized score {result['score']:.0f}")
     draw_plan(grid, planned.numpy(), result["path"], start, goal, args.out, title)
@@ -272,6 +277,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
         result = run_arrangement_benchmark(out, progress=progress,
                                            **({} if args.n is None else {"problems": args.n}))
+    elif args.which == "maze-efficiency":
+        from compgen.tasks.maze.efficiency import run_maze_efficiency
+
+        result = run_maze_efficiency(out, Path(args.data), progress=progress)
     elif args.which == "languages":
         from compgen.tasks.languages_bench import run_languages_benchmark
 
@@ -419,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark; writes JSON + PNG under --out",
                        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing",
-                                     "arrangement"])
+                                     "arrangement", "maze-efficiency", "maze-planning"])
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, help="samples (chains) per run; default: the benchmark's own")
     p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
@@ -428,6 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=8000, help="training steps per model (data-efficiency)")
     p.add_argument("--tasks", nargs="+", default=["product", "mixture"],
                    help="data-efficiency tasks (one process each runs in parallel)")
+    p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder (maze benchmarks)")
     p.set_defaults(func=cmd_bench)
 
     for p in sub.choices.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -36,7 +37,8 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
 
 def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: int = 256,
           lr: float = 2e-3, ema_decay: float = 0.999, labels: Tensor | None = None, seed: int = 0,
-          progress: bool = True) -> DiffusionNetwork:
+          progress: bool = True,
+          callback: Callable[[int, DiffusionNetwork], None] | None = None) -> DiffusionNetwork:
     """Train ``model`` by denoising score matching; returns it with its EMA weights loaded.
 
     Args:
@@ -44,6 +46,8 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: 
         labels: (N,) int labels or (N, cond_dim) vectors, for conditional models.
         seed: seeds batch order, noise levels and noise; with the model's ``init_seed`` it
             makes a run reproducible.
+        callback: called after every step with the number of steps taken and the EMA model
+            (e.g. to evaluate snapshots; the learning rate is still mid-schedule there).
     """
     if data.dim() != 2 or data.shape[1] != model.dim:
         raise ValueError(f"train: data must have shape (N, {model.dim}), got {tuple(data.shape)}")
@@ -74,6 +78,9 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: 
                 p_ema.lerp_(p, 1 - decay)
         if step % 100 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        if callback is not None:
+            callback(step + 1, ema.eval())
+            ema.train()
     model.load_state_dict(ema.state_dict())
     return model.eval()
 

@@ -53,23 +53,39 @@ def ancestral_kernel(schedule: VPSchedule, x: Tensor, score: Tensor, t: float, s
 
 @dataclass
 class ReverseDiffusion(Sampler):
-    """Ancestral sampling: :func:`ancestral_kernel` from t=1 to ``t_min`` with the composed score."""
+    """Ancestral sampling: :func:`ancestral_kernel` from t=1 to ``t_min`` with the composed score.
+
+    With ``known = (indices, values)`` those coordinates are overwritten by their clean values
+    at the start and after every step: conditioning by inpainting, as Diffuser did for start and
+    goal states. The other coordinates follow the score given the known ones at every level,
+    which approximates, but is not, sampling the conditional distribution.
+    """
 
     levels: int = 200
     t_min: float | None = None  # None: the composition's own, as for the annealed samplers
+    known: tuple[list[int], Tensor] | None = None
 
     def run(self, component, x, generator=None, callback=None, disable=True):
         if self.levels < 2:
             raise ValueError(f"ReverseDiffusion needs levels >= 2, got {self.levels}")
         start = time.perf_counter()
         ts = noise_levels(component, self.levels, self.t_min).tolist()
+        x = self._inpaint(x)
         for i in tqdm(range(len(ts) - 1), disable=disable, desc="ReverseDiffusion"):
             mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
                                                ts[i], ts[i + 1])
-            x = mean + std * torch.randn(x.shape, generator=generator).to(x)
+            x = self._inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
             check_finite(x, i, ts[i], 0)
             if callback is not None:
                 callback({"x": x, "i": i, "t": ts[i + 1]})
         nan = torch.full((len(ts),), math.nan)
         return SampleResult(x.detach(), torch.tensor(ts), nan, nan.clone(), len(ts) - 1,
                             time.perf_counter() - start)
+
+    def _inpaint(self, x: Tensor) -> Tensor:
+        if self.known is None:
+            return x
+        indices, values = self.known
+        x = x.clone()
+        x[:, list(indices)] = torch.as_tensor(values, dtype=x.dtype)
+        return x

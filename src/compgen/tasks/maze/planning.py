@@ -12,55 +12,98 @@ import torch
 from torch import Tensor
 
 from compgen.algebra.factor_graph import FactorGraph
-from compgen.data.pointmaze import D4RL_REFERENCE_RETURNS, EPISODE_LIMIT
+from compgen.data.pointmaze import D4RL_REFERENCE_RETURNS, EPISODE_LIMIT, MazeGrid
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.samplers import sample
 from compgen.samplers.reverse import denoise
 from compgen.tasks.maze.trajectories import CHANNELS, Normalizer
 
 GOAL_RADIUS = 0.5  # success: within 0.5 of the goal (D4RL's sparse reward)
+PIN_STD = 0.01  # start/goal factor width in normalized units (about 0.01 in position)
+PIN_NOISE_SCALE = 0.1  # keeps start/goal sharp at high noise levels, see GaussianMixture
+HOLD = 32  # the goal factor covers the plan's last HOLD steps: arrive, then stay
 
 
-def anchor(normalizer: Normalizer, step: int, value, channels: slice, std: float) -> tuple:
-    """A factor pinning ``channels`` of step ``step`` near ``value`` (simulator units), with
-    ``std`` in normalized units: ``(GaussianMixture, indices, None)`` for a FactorGraph."""
-    mean = (torch.as_tensor(value, dtype=torch.float32) - torch.tensor(normalizer.mean)[channels]) \
+def pinned(normalizer: Normalizer, steps, value, channels: slice) -> tuple[list[int], Tensor]:
+    """Flat indices of ``channels`` at each of ``steps``, and ``value`` (simulator units)
+    normalized and repeated to match."""
+    value = (torch.as_tensor(value, dtype=torch.float32) - torch.tensor(normalizer.mean)[channels]) \
         / normalizer.scale(channels)
-    idx = [step * CHANNELS + c for c in range(CHANNELS)[channels]]
-    return GaussianMixture(mean[None], std, name=f"anchor@{step}"), idx, None
+    idx = [t * CHANNELS + c for t in steps for c in range(CHANNELS)[channels]]
+    return idx, value.repeat(len(steps))
+
+
+def anchor(normalizer: Normalizer, steps, value, channels: slice, std: float = PIN_STD,
+           noise_scale: float = PIN_NOISE_SCALE) -> tuple:
+    """A factor pinning ``channels`` at each of ``steps`` near ``value`` (simulator units), with
+    ``std`` in normalized units: ``(GaussianMixture, indices, None)`` for a FactorGraph."""
+    idx, mean = pinned(normalizer, steps, value, channels)
+    return GaussianMixture(mean[None], std, name=f"anchor@{steps[0]}", noise_scale=noise_scale), idx, None
+
+
+def endpoints(normalizer: Normalizer, horizon: int, start: np.ndarray, goal: np.ndarray,
+              hold: int = HOLD) -> list[tuple[list[int], Tensor]]:
+    """The start state (x, y, vx, vy) at step 0 and the goal position over the last ``hold``
+    steps, each as (indices, values)."""
+    return [pinned(normalizer, [0], start, slice(0, 4)),
+            pinned(normalizer, range(horizon - hold, horizon), goal, slice(0, 2))]
 
 
 def planning_graph(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np.ndarray,
-                   std: float = 0.05) -> FactorGraph:
-    """The trajectory prior times a start factor (position and velocity of step 0) and a goal
-    factor (position of the last step)."""
+                   hold: int = HOLD) -> FactorGraph:
+    """The trajectory prior times a start factor and a goal factor (see :func:`endpoints`)."""
     horizon = prior.dim // CHANNELS
-    return prior.extended([anchor(normalizer, 0, start, slice(0, 4), std),
-                           anchor(normalizer, horizon - 1, goal, slice(0, 2), std)],
-                          name=f"plan{horizon}")
+    factors = [anchor(normalizer, [0], start, slice(0, 4)),
+               anchor(normalizer, range(horizon - hold, horizon), goal, slice(0, 2))]
+    return prior.extended(factors, name=f"plan{horizon}")
 
 
 def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np.ndarray,
-         candidates: int = 8, sampler: str = "mala", seed: int = 0, **settings) -> Tensor:
-    """Sample ``candidates`` plans; returns the lowest-energy one, (T, CHANNELS) simulator units.
-    Plans are denoised at the last level (its sigma is about 0.02 in position, most of a step)."""
-    graph = planning_graph(prior, normalizer, start, goal)
-    result = sample(graph, candidates, sampler, generator=torch.Generator().manual_seed(seed), **settings)
+         candidates: int = 4, method: str = "compose", sampler: str = "mala", seed: int = 0,
+         hold: int = HOLD, **settings) -> Tensor:
+    """Sample ``candidates`` plans from ``start`` (x, y, vx, vy) to ``goal`` (x, y); returns the
+    lowest-energy one, (T, CHANNELS) in simulator units.
+
+    ``method="compose"`` samples the planning graph (prior x start x goal factors) with the
+    annealed ``sampler``; ``"inpaint"`` runs reverse diffusion on the prior alone, overwriting
+    the start and goal coordinates after every step (Diffuser's conditioning), and ignores
+    ``sampler``. Plans are denoised at the last level (its sigma is most of a step), except the
+    pinned coordinates: Tweedie's step overshoots a factor sharper than that sigma."""
+    graph = planning_graph(prior, normalizer, start, goal, hold)
+    generator = torch.Generator().manual_seed(seed)
+    indices = [i for idx, _ in endpoints(normalizer, prior.dim // CHANNELS, start, goal, hold) for i in idx]
+    if method == "compose":
+        result = sample(graph, candidates, sampler, generator=generator, **settings)
+    elif method == "inpaint":
+        known = endpoints(normalizer, prior.dim // CHANNELS, start, goal, hold)
+        values = torch.cat([v for _, v in known])
+        result = sample(prior, candidates, "reverse", generator=generator, known=(indices, values),
+                        **settings)
+    else:
+        raise ValueError(f"plan: method must be 'compose' or 'inpaint', got {method!r}")
     t = result.levels[-1].item()
     x = denoise(graph, result.x, t)
+    x[:, indices] = result.x[:, indices]
     with torch.no_grad():
         best = graph.energy(x, t).argmin()
     return normalizer.decode(x[best])
 
 
-def execute(env, plan_steps: Tensor, start_cell, goal: np.ndarray, maze: str, seed: int = 0,
+def start_state(grid: MazeGrid, cell: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A start (x, y, vx, vy): uniform within 0.25 of the cell centre, at rest (as the env resets)."""
+    return np.r_[grid.cell_center(cell) + rng.uniform(-0.25, 0.25, 2), 0.0, 0.0]
+
+
+def execute(env, plan_steps: Tensor, start: np.ndarray, goal: np.ndarray, maze: str,
             gain: float = 10.0) -> dict:
-    """Run a plan in the simulator from ``start_cell`` with a tracking controller (PD toward
-    the next planned state; after the plan's end, toward the goal). Returns success, the D4RL
-    sparse return (steps within GOAL_RADIUS of the goal), its normalized score, and the path."""
+    """Run a plan in the simulator from ``start`` (x, y, vx, vy) with a tracking controller (PD
+    toward the next planned state; after the plan's end, toward the goal) for the maze's
+    episode limit. Returns success, the D4RL sparse return (steps within GOAL_RADIUS of the
+    goal), its normalized score, and the path (limit, 2)."""
     limit = EPISODE_LIMIT[maze]
-    obs, _ = env.reset(seed=seed, options={"reset_cell": np.asarray(start_cell)})
-    state, path, ret = obs["observation"], [], 0
+    env.reset(seed=0)
+    env.point_env.set_state(np.asarray(start[:2], float), np.asarray(start[2:4], float))
+    state, path, ret = np.asarray(start, float), [], 0
     planned = plan_steps.detach().double().numpy()
     for t in range(limit):
         target = planned[t + 1] if t + 1 < len(planned) else np.r_[goal, 0.0, 0.0]
