@@ -281,6 +281,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from compgen.tasks.maze.efficiency import run_maze_efficiency
 
         result = run_maze_efficiency(out, Path(args.data), progress=progress)
+    elif args.which == "maze-planning":
+        from compgen.tasks.maze.planning_bench import run_maze_planning
+
+        result = run_maze_planning(out, Path(args.models), mazes=tuple(args.mazes), progress=progress,
+                                   **({} if args.n is None else {"n": args.n}))
     elif args.which == "languages":
         from compgen.tasks.languages_bench import run_languages_benchmark
 
@@ -438,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", default=["product", "mixture"],
                    help="data-efficiency tasks (one process each runs in parallel)")
     p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder (maze benchmarks)")
+    p.add_argument("--models", default="data/maze_models",
+                   help="folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints (maze-planning)")
+    p.add_argument("--mazes", nargs="+", default=["umaze", "medium", "large"], help="maze-planning mazes")
     p.set_defaults(func=cmd_bench)
 
     for p in sub.choices.values():

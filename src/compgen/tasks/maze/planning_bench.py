@@ -1,0 +1,158 @@
+"""``compgen bench maze-planning``: plan by composition vs inpainting on the same models.
+
+For each maze, ``n`` random (start cell, goal cell) pairs; the start is uniform within 0.25 of
+its cell centre, at rest. Both methods sample CANDIDATES plans from the same factorized prior
+(window model x overlap model over the maze's horizon), with the same seeds, keep the
+lowest-energy one and execute it in MuJoCo with the same tracking controller for D4RL's episode
+limit. Composition: annealed MALA on prior x start factor x goal factor. Inpainting: reverse
+diffusion on the prior, start and goal overwritten after every step (Diffuser's conditioning).
+No plan: the controller aims straight at the goal, which shows what planning adds.
+Writes maze_planning.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from compgen.checkpoint import load
+from compgen.data.pointmaze import MazeGrid, make_env
+from compgen.files import write_json
+from compgen.tasks.maze.planning import HOLD, execute, plan, start_state
+from compgen.tasks.maze.trajectories import Normalizer, factorized
+from compgen.tasks.results import finish, machine
+
+MAZES = ("umaze", "medium", "large")
+# long enough to cross each maze at the data's speed (about 0.04 per step, 22 steps per cell;
+# the longest shortest paths are 6 / 11 / 19 cells), plus the HOLD steps at the goal
+HORIZONS = {"umaze": 192, "medium": 320, "large": 512}
+CANDIDATES = 2
+METHODS = {"composition (annealed MALA)": {"method": "compose", "sampler": "mala", "levels": 30, "steps": 8},
+           "inpainting (reverse diffusion)": {"method": "inpaint", "levels": 100},
+           "no plan (PD straight to the goal)": {}}  # what the controller does without a plan
+
+
+def load_trajectory_models(window: Path, overlap: Path):
+    """A window and an overlap checkpoint from ``compgen train-maze`` -> (window, overlap,
+    normalizer, maze, training record of each)."""
+    records = [json.loads(Path(p).with_suffix(".json").read_text()) for p in (window, overlap)]
+    if records[0]["maze"] != records[1]["maze"] or records[0]["normalizer"] != records[1]["normalizer"]:
+        raise ValueError(f"{window} and {overlap} were trained on different data "
+                         f"({records[0]['maze']} vs {records[1]['maze']})")
+    norm = records[0]["normalizer"]
+    return (load(window), load(overlap), Normalizer(tuple(norm["mean"]), tuple(norm["std"])),
+            records[0]["maze"], records)
+
+
+def random_pairs(grid: MazeGrid, n: int, seed: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``n`` (start cell, goal cell) pairs of distinct free cells."""
+    rng = np.random.default_rng(seed)
+    cells = grid.free_cells()
+    pairs = []
+    for _ in range(n):
+        a, b = rng.choice(len(cells), 2, replace=False)
+        pairs.append((cells[a], cells[b]))
+    return pairs
+
+
+def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: int = 0,
+                      progress: bool = True) -> dict:
+    """Every method on ``n`` pairs per maze, models ``{models}/{maze}_h16`` and ``_h8``."""
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"candidates": CANDIDATES, "hold": HOLD, "methods": METHODS, "machine": machine(),
+              "mazes": {}}
+    for maze in mazes:
+        window, overlap, normalizer, trained_on, records = load_trajectory_models(
+            Path(models) / f"{maze}_h16.safetensors", Path(models) / f"{maze}_h8.safetensors")
+        if trained_on != maze:
+            raise ValueError(f"{models}/{maze}_h16 was trained on {trained_on}, not {maze}")
+        env, horizon = make_env(maze), HORIZONS[maze]
+        grid = MazeGrid.from_env(env)
+        prior = factorized(window, overlap, horizon)
+        entry = {"horizon": horizon, "pairs": n,
+                 "training": [{k: r[k] for k in ("command", "steps", "cpu_seconds", "parameters")}
+                              for r in records], "runs": {}}
+        result["mazes"][maze] = entry
+        rng = np.random.default_rng(seed)
+        pairs = [(s, g, start_state(grid, s, rng)) for s, g in random_pairs(grid, n, seed)]
+        for name, settings in METHODS.items():
+            runs = []
+            for k, (s, g, start) in enumerate(tqdm(pairs, disable=not progress, desc=f"{maze} {name}")):
+                goal = grid.cell_center(g)
+                t0 = time.perf_counter()
+                planned = (plan(prior, normalizer, start, goal, CANDIDATES, seed=seed + k, **settings)
+                           if settings else torch.tensor(start, dtype=torch.float32)[None])
+                seconds = time.perf_counter() - t0
+                executed = execute(env, planned, start, goal, maze)
+                runs.append({"start": list(s), "goal": list(g), "success": executed["success"],
+                             "return": executed["return"], "score": executed["score"],
+                             "plan_end_error": float(np.linalg.norm(planned[-1, :2].numpy() - goal)),
+                             "seconds": seconds})
+            entry["runs"][name] = runs
+            write_json(out / "maze_planning.json", result)  # partial results survive an interruption
+    result["summary"] = _summary(result)
+    return finish(out, "maze_planning", result, _table(result), _plot)
+
+
+def _summary(result: dict) -> list[dict]:
+    rows = []
+    for maze, entry in result["mazes"].items():
+        for name, runs in entry["runs"].items():
+            scores = [r["score"] for r in runs]
+            sem = statistics.stdev(scores) / len(scores) ** 0.5 if len(scores) > 1 else 0.0
+            rows.append({"maze": maze, "method": name, "pairs": len(runs),
+                         "success": statistics.mean(r["success"] for r in runs),
+                         "score": statistics.mean(scores),
+                         "score_sem": sem,
+                         "median_seconds": statistics.median(r["seconds"] for r in runs),
+                         "horizon": entry["horizon"],
+                         "train_cpu_minutes": sum(t["cpu_seconds"] for t in entry["training"]) / 60,
+                         "parameters": sum(t["parameters"] for t in entry["training"])})
+    return rows
+
+
+def _table(result: dict) -> str:
+    lines = ["PointMaze-v3 (gymnasium-robotics' port of D4RL maze2d, not D4RL itself): success "
+             "(within 0.5 of the goal within D4RL's episode limit) and D4RL-normalized score "
+             "(mean ± s.e.m.), best of "
+             f"{result['candidates']} plans; the same factorized models for both methods", "",
+             "| maze | method | pairs | success | normalized score | s / plan | horizon | "
+             "training (CPU min, parameters) |", "|---|---|---|---|---|---|---|---|"]
+    for r in result["summary"]:
+        lines.append(f"| {r['maze']} | {r['method']} | {r['pairs']} | {100 * r['success']:.0f}% | "
+                     f"{r['score']:.1f} ± {r['score_sem']:.1f} | {r['median_seconds']:.1f} | "
+                     f"{r['horizon']} | {r['train_cpu_minutes']:.0f}, {r['parameters'] / 1e3:.0f}k |")
+    return "\n".join(lines)
+
+
+def _plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["summary"]
+    mazes = list(result["mazes"])
+    methods = list(result["methods"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(methods)
+    for i, m in enumerate(methods):
+        sel = [next(r for r in rows if r["maze"] == z and r["method"] == m) for z in mazes]
+        x = np.arange(len(mazes)) + (i - (len(methods) - 1) / 2) * width
+        axes[0].bar(x, [100 * r["success"] for r in sel], width, label=m)
+        axes[1].bar(x, [r["score"] for r in sel], width, yerr=[r["score_sem"] for r in sel],
+                    capsize=3, label=m)
+    for ax, label in zip(axes, ("success (%)", "D4RL-normalized score"), strict=True):
+        ax.set_xticks(range(len(mazes)), mazes)
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Planning in PointMaze-v3: composition vs inpainting (same models)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
