@@ -9,11 +9,11 @@ import compgen as cg
 from compgen.data import toy2d
 
 
-def gmm_logpdf(x, means, stds, weights, t):
+def gmm_logpdf(x, means, stds, weights, t, noise_scale=1.0):
     """Independent closed form of a noised diagonal GMM's log-density, via torch.distributions."""
     alpha, sigma = cg.DEFAULT_SCHEDULE.alpha(torch.tensor(t)), cg.DEFAULT_SCHEDULE.sigma(torch.tensor(t))
-    comps = torch.distributions.Independent(
-        torch.distributions.Normal(alpha * means, torch.sqrt(alpha**2 * stds**2 + sigma**2)), 1)
+    std = torch.sqrt(alpha**2 * stds**2 + (noise_scale * sigma) ** 2)
+    comps = torch.distributions.Independent(torch.distributions.Normal(alpha * means, std), 1)
     mix = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(weights), comps)
     return mix.log_prob(x)
 
@@ -164,3 +164,22 @@ def test_factor_graph_errors():
         cg.FactorGraph(3, [(g, [0, 1])])
     with pytest.raises(ValueError, match=r"indices must lie in \[0, 3\)"):
         cg.FactorGraph(3, [(g, [0, 3], None)])
+
+
+@pytest.mark.parametrize("t", [0.0, 0.5, 1.0])
+def test_gmm_noise_scale_keeps_a_factor_sharp_with_the_same_clean_density(ab, t, gen):
+    """noise_scale c: the component at t is N(alpha mu, alpha^2 s^2 + c^2 sigma^2), sampled alike."""
+    a, _ = ab
+    sharp = cg.GaussianMixture(a.means, 0.3, name="a", noise_scale=0.1)
+    x = torch.randn(64, 2, generator=gen)
+    expected = gmm_logpdf(x, a.means, torch.full_like(a.means, 0.3), torch.tensor([0.5, 0.5]), t, 0.1)
+    torch.testing.assert_close(-sharp.energy(x, t), expected, rtol=1e-5, atol=1e-5)
+    if t == 0.0:
+        torch.testing.assert_close(sharp.energy(x, t), a.energy(x, t))
+    alpha, sigma = cg.DEFAULT_SCHEDULE.alpha(torch.tensor(t)), cg.DEFAULT_SCHEDULE.sigma(torch.tensor(t))
+    n = 20_000
+    y = sharp.sample(n, torch.Generator().manual_seed(1), t=t)
+    var = (alpha**2 * (0.3**2 + 1.0) + (0.1 * sigma) ** 2).item()  # +1: the two means at y = ±alpha
+    assert abs(y[:, 1].var().item() - var) < 4.5 * var * math.sqrt(2 / n)
+    with pytest.raises(ValueError, match="noise_scale"):
+        cg.GaussianMixture(a.means, 0.3, noise_scale=0.0)

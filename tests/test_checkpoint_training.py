@@ -120,3 +120,11 @@ def test_conditional_training_uses_labels():
     data, labels = torch.cat([a, b]), torch.cat([torch.zeros(256), torch.ones(256)]).long()
     m = cg.train(cg.ScoreDiffusion(dim=2, num_classes=2), data, labels=labels, steps=50, progress=False)
     assert m.given(0).score(torch.zeros(3, 2), 0.5).shape == (3, 2)
+
+
+def test_training_callback_sees_every_step_and_the_ema_model():
+    seen = []
+    model = cg.EnergyDiffusion(dim=2, hidden=16, layers=1)
+    trained = cg.train(model, torch.randn(64, 2), steps=5, progress=False,
+                       callback=lambda step, ema: seen.append((step, ema is not model, ema.training)))
+    assert seen == [(k, True, False) for k in range(1, 6)] and trained is model

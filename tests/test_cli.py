@@ -76,7 +76,9 @@ def test_shipped_weights_have_training_records():
         assert record["command"].startswith("compgen train")
         assert record["cpu_seconds"] < 120 or "density" not in record  # 2D models: under 2 minutes
         model = load_pretrained(name)
-        assert repr(model) == name.removesuffix("_score")
+        maze = name.startswith("maze_")  # trajectory models are named by maze and horizon
+        expected = f"{record['maze']}_h{record['horizon']}" if maze else name.removesuffix("_score")
+        assert repr(model) == expected
         assert model.t_min == 5e-3 if model.num_categories is None else model.num_categories == 4
 
 

@@ -1,11 +1,13 @@
 """PointMaze trajectories: normalization, windows, the factorized product, the dynamics check."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from compgen.data.pointmaze import generate, make_env
-from compgen.tasks.maze.planning import anchor, execute, planning_graph
+from compgen.tasks.maze.planning import anchor, execute, plan, planning_graph
 from compgen.tasks.maze.trajectories import (
     CHANNELS,
     Normalizer,
@@ -83,3 +85,49 @@ def test_tracking_a_recorded_path_reaches_its_end(data):
     result = execute(env, steps, steps[0, :4].numpy(), goal, "umaze")
     assert result["success"] and np.linalg.norm(result["path"][-1] - goal) < 0.1
     assert result["return"] > 200 and result["score"] > 100 * (200 - 23.85) / (161.86 - 23.85)
+
+
+def test_inpainting_plans_hold_start_and_goal_exactly():
+    norm = Normalizer(mean=(0.5,) * CHANNELS, std=(2.0,) * CHANNELS)
+    prior = factorized(trajectory_model(8, width=8, depth=1), trajectory_model(4, width=8, depth=1), 24)
+    start, goal = np.array([1.0, -1.0, 0.5, 0.0]), np.array([0.0, 1.0])
+    steps = plan(prior, norm, start, goal, candidates=2, method="inpaint", hold=4, levels=3)
+    assert steps.shape == (24, CHANNELS)
+    torch.testing.assert_close(steps[0, :4], torch.tensor(start, dtype=torch.float32))
+    torch.testing.assert_close(steps[-4:, :2], torch.tensor(goal, dtype=torch.float32).expand(4, 2))
+    with pytest.raises(ValueError, match="method must be one of"):
+        plan(prior, norm, start, goal, method="guess")
+
+
+def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
+    """train-maze -> plan -> bench maze-planning and maze-efficiency, in smoke sizes."""
+    from compgen.cli import main
+    from compgen.data.pointmaze import save_dataset
+    from compgen.tasks.maze import efficiency, planning
+
+    save_dataset(tmp_path / "umaze.npz", generate("umaze", episodes=3, episode_steps=64, seed=0,
+                                                  progress=False), maze="umaze", seed=0)
+    for horizon in (16, 8):
+        main(["train-maze", "--data", str(tmp_path), "--horizon", str(horizon), "--steps", "2",
+              "--width", "8", "--depth", "1", "--out", str(tmp_path / f"umaze_h{horizon}.safetensors"),
+              "--quiet"])
+    monkeypatch.setitem(planning.SETTINGS, "compose", {"levels": 2, "steps": 1})
+    monkeypatch.setitem(planning.SETTINGS, "inpaint", {"levels": 2})
+    main(["plan", "--window", str(tmp_path / "umaze_h16.safetensors"), "--overlap",
+          str(tmp_path / "umaze_h8.safetensors"), "--horizon", "48", "--out", str(tmp_path / "p.png")])
+    assert "normalized score" in capsys.readouterr().out and (tmp_path / "p.png").stat().st_size > 5000
+
+    monkeypatch.setitem(planning.HORIZONS, "umaze", 48)
+    main(["bench", "maze-planning", "--models", str(tmp_path), "--mazes", "umaze", "--n", "2",
+          "--out", str(tmp_path / "bench"), "--quiet"])
+    result = json.loads((tmp_path / "bench" / "maze_planning.json").read_text())
+    assert [r["method"] for r in result["summary"]] == list(result["methods"])
+    assert all(len(runs) == 2 for runs in result["mazes"]["umaze"]["runs"].values())
+
+    smoke = {"HELD_OUT": 1, "STARTS": 1, "PER_START": 2, "HORIZON": 16,
+             "SAMPLER": {"levels": 2, "steps": 1}}
+    for name, value in smoke.items():
+        monkeypatch.setattr(efficiency, name, value)
+    result = efficiency.run_maze_efficiency(tmp_path / "bench", tmp_path, episodes=(1, 2),
+                                            iterations=(1, 2), seeds=(0,), progress=False)
+    assert len(result["runs"]) == 2 * 2 * 2 and (tmp_path / "bench" / "maze_efficiency.png").exists()

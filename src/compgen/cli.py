@@ -170,28 +170,29 @@ def cmd_train_maze(args: argparse.Namespace) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
-    from compgen.checkpoint import load
     from compgen.data.pointmaze import MazeGrid, make_env
-    from compgen.tasks.maze.planning import execute, plan, start_state
+    from compgen.models.pretrained import WEIGHTS_DIR
+    from compgen.tasks.maze.planning import HORIZONS, execute, plan, start_state
     from compgen.tasks.maze.plots import draw_plan
-    from compgen.tasks.maze.trajectories import Normalizer, factorized
+    from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
 
-    window, overlap = load(args.window), load(args.overlap)
-    record = json.loads(Path(args.window).with_suffix(".json").read_text())
-    normalizer = Normalizer(tuple(record["normalizer"]["mean"]), tuple(record["normalizer"]["std"]))
-    env = make_env(record["maze"])
+    window, overlap = (Path(p) if p else WEIGHTS_DIR / f"maze_umaze_{kind}.safetensors"
+                       for p, kind in ((args.window, "window"), (args.overlap, "overlap")))
+    window, overlap, normalizer, maze, _ = load_trajectory_models(window, overlap)
+    env = make_env(maze)
     grid = MazeGrid.from_env(env)
     cells = {"start": tuple(args.start), "goal": tuple(args.goal)}
     for what, cell in cells.items():
         if cell not in grid.free_cells():
-            raise SystemExit(f"--{what} {cell[0]} {cell[1]} is not a free cell of {record['maze']}; "
+            raise SystemExit(f"--{what} {cell[0]} {cell[1]} is not a free cell of {maze}; "
                              f"free cells: {grid.free_cells()}")
     start = start_state(grid, cells["start"], np.random.default_rng(args.seed))
     goal = grid.cell_center(cells["goal"])
-    planned = plan(factorized(window, overlap, args.horizon), normalizer, start, goal,
-                   candidates=args.candidates, sampler=args.sampler, seed=args.seed)
-    result = execute(env, planned, start, goal, record["maze"])
-    title = (f"{record['maze']}: success {result['success']}, return {result['return']}, "
+    prior = factorized(window, overlap, args.horizon or HORIZONS[maze])
+    planned = plan(prior, normalizer, start, goal, candidates=args.candidates, method=args.method,
+                   sampler=args.sampler, seed=args.seed, **_settings(args.set))
+    result = execute(env, planned, start, goal, maze)
+    title = (f"{maze}: success {result['success']}, return {result['return']}, "
              f"normalized score {result['score']:.0f}")
     draw_plan(grid, planned.numpy(), result["path"], start, goal, args.out, title)
     print(f"{title}; wrote {args.out}")
@@ -367,13 +368,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "window model over the horizon (divided by its overlap model) times analytic "
                        "start and goal factors; execute the best plan in MuJoCo with a tracking "
                        "controller; write a PNG of the maze with both paths.")
-    p.add_argument("--window", required=True, help="window model (compgen train-maze --horizon 16)")
-    p.add_argument("--overlap", required=True, help="overlap model (compgen train-maze --horizon 8)")
+    p.add_argument("--window", help="window model (compgen train-maze --horizon 16); default: "
+                   "the shipped U-maze model")
+    p.add_argument("--overlap", help="overlap model (compgen train-maze --horizon 8); default: shipped")
     p.add_argument("--start", type=int, nargs=2, default=[3, 1], metavar=("ROW", "COL"))
     p.add_argument("--goal", type=int, nargs=2, default=[1, 1], metavar=("ROW", "COL"))
-    p.add_argument("--horizon", type=int, default=128, help="planned steps")
-    p.add_argument("--candidates", type=int, default=4, help="plans sampled; the lowest energy runs")
-    p.add_argument("--sampler", default="mala")
+    p.add_argument("--horizon", type=int, help="planned steps (default: 192 / 320 / 512 by maze)")
+    p.add_argument("--candidates", type=int, default=2, help="plans sampled; the lowest energy runs")
+    p.add_argument("--method", default="compose", choices=["compose", "inpaint"],
+                   help="compose: annealed MCMC on prior x start x goal; inpaint: Diffuser's baseline")
+    p.add_argument("--sampler", default="mala", help="annealed sampler for --method compose")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="sampler setting, e.g. --set levels=30 --set steps=8")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="plan.png")
     p.set_defaults(func=cmd_plan)

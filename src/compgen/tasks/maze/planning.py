@@ -22,6 +22,10 @@ GOAL_RADIUS = 0.5  # success: within 0.5 of the goal (D4RL's sparse reward)
 PIN_STD = 0.01  # start/goal factor width in normalized units (about 0.01 in position)
 PIN_NOISE_SCALE = 0.1  # keeps start/goal sharp at high noise levels, see GaussianMixture
 HOLD = 32  # the goal factor covers the plan's last HOLD steps: arrive, then stay
+# long enough to cross each maze at the data's speed (about 0.04 per step, 22 steps per cell;
+# the longest shortest paths are 6 / 11 / 19 cells), plus the HOLD steps at the goal
+HORIZONS = {"umaze": 192, "medium": 320, "large": 512}
+SETTINGS = {"compose": {"levels": 30, "steps": 8}, "inpaint": {"levels": 100}}  # sampler defaults
 
 
 def pinned(normalizer: Normalizer, steps, value, channels: slice) -> tuple[list[int], Tensor]:
@@ -59,7 +63,7 @@ def planning_graph(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray
 
 
 def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np.ndarray,
-         candidates: int = 4, method: str = "compose", sampler: str = "mala", seed: int = 0,
+         candidates: int = 2, method: str = "compose", sampler: str = "mala", seed: int = 0,
          hold: int = HOLD, **settings) -> Tensor:
     """Sample ``candidates`` plans from ``start`` (x, y, vx, vy) to ``goal`` (x, y); returns the
     lowest-energy one, (T, CHANNELS) in simulator units.
@@ -67,20 +71,22 @@ def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np
     ``method="compose"`` samples the planning graph (prior x start x goal factors) with the
     annealed ``sampler``; ``"inpaint"`` runs reverse diffusion on the prior alone, overwriting
     the start and goal coordinates after every step (Diffuser's conditioning), and ignores
-    ``sampler``. Plans are denoised at the last level (its sigma is most of a step), except the
-    pinned coordinates: Tweedie's step overshoots a factor sharper than that sigma."""
+    ``sampler``. ``settings`` override ``SETTINGS[method]``. Plans are denoised at the last
+    level (its sigma is most of a step), except the pinned coordinates: Tweedie's step
+    overshoots a factor sharper than that sigma."""
+    if method not in SETTINGS:
+        raise ValueError(f"plan: method must be one of {sorted(SETTINGS)}, got {method!r}")
+    settings = {**SETTINGS[method], **settings}
     graph = planning_graph(prior, normalizer, start, goal, hold)
     generator = torch.Generator().manual_seed(seed)
-    indices = [i for idx, _ in endpoints(normalizer, prior.dim // CHANNELS, start, goal, hold) for i in idx]
+    known = endpoints(normalizer, prior.dim // CHANNELS, start, goal, hold)
+    indices = [i for idx, _ in known for i in idx]
     if method == "compose":
         result = sample(graph, candidates, sampler, generator=generator, **settings)
-    elif method == "inpaint":
-        known = endpoints(normalizer, prior.dim // CHANNELS, start, goal, hold)
+    else:
         values = torch.cat([v for _, v in known])
         result = sample(prior, candidates, "reverse", generator=generator, known=(indices, values),
                         **settings)
-    else:
-        raise ValueError(f"plan: method must be 'compose' or 'inpaint', got {method!r}")
     t = result.levels[-1].item()
     x = denoise(graph, result.x, t)
     x[:, indices] = result.x[:, indices]

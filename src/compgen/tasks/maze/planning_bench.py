@@ -12,7 +12,6 @@ Writes maze_planning.{json,md,png}.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -21,33 +20,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from compgen.checkpoint import load
 from compgen.data.pointmaze import MazeGrid, make_env
 from compgen.files import write_json
-from compgen.tasks.maze.planning import HOLD, execute, plan, start_state
-from compgen.tasks.maze.trajectories import Normalizer, factorized
+from compgen.tasks.maze.planning import HOLD, HORIZONS, SETTINGS, execute, plan, start_state
+from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
 from compgen.tasks.results import finish, machine
 
 MAZES = ("umaze", "medium", "large")
-# long enough to cross each maze at the data's speed (about 0.04 per step, 22 steps per cell;
-# the longest shortest paths are 6 / 11 / 19 cells), plus the HOLD steps at the goal
-HORIZONS = {"umaze": 192, "medium": 320, "large": 512}
 CANDIDATES = 2
-METHODS = {"composition (annealed MALA)": {"method": "compose", "sampler": "mala", "levels": 30, "steps": 8},
-           "inpainting (reverse diffusion)": {"method": "inpaint", "levels": 100},
+METHODS = {"composition (annealed MALA)": {"method": "compose", "sampler": "mala"},
+           "inpainting (reverse diffusion)": {"method": "inpaint"},
            "no plan (PD straight to the goal)": {}}  # what the controller does without a plan
-
-
-def load_trajectory_models(window: Path, overlap: Path):
-    """A window and an overlap checkpoint from ``compgen train-maze`` -> (window, overlap,
-    normalizer, maze, training record of each)."""
-    records = [json.loads(Path(p).with_suffix(".json").read_text()) for p in (window, overlap)]
-    if records[0]["maze"] != records[1]["maze"] or records[0]["normalizer"] != records[1]["normalizer"]:
-        raise ValueError(f"{window} and {overlap} were trained on different data "
-                         f"({records[0]['maze']} vs {records[1]['maze']})")
-    norm = records[0]["normalizer"]
-    return (load(window), load(overlap), Normalizer(tuple(norm["mean"]), tuple(norm["std"])),
-            records[0]["maze"], records)
 
 
 def random_pairs(grid: MazeGrid, n: int, seed: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -65,7 +48,8 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
                       progress: bool = True) -> dict:
     """Every method on ``n`` pairs per maze, models ``{models}/{maze}_h16`` and ``_h8``."""
     out.mkdir(parents=True, exist_ok=True)
-    result = {"candidates": CANDIDATES, "hold": HOLD, "methods": METHODS, "machine": machine(),
+    result = {"candidates": CANDIDATES, "hold": HOLD, "methods": METHODS, "settings": SETTINGS,
+              "machine": machine(),
               "mazes": {}}
     for maze in mazes:
         window, overlap, normalizer, trained_on, records = load_trajectory_models(

@@ -13,14 +13,17 @@ a process that is Markov at a range of S steps,
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from compgen.algebra.factor_graph import FactorGraph
+from compgen.checkpoint import load
 from compgen.data.pointmaze import MazeGrid
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.training import train
@@ -134,3 +137,15 @@ def monolithic(model: EnergyDiffusion) -> FactorGraph:
     """One model over the whole horizon, as a one-factor graph (so planning extends it alike)."""
     return FactorGraph(model.dim, [(model, range(model.dim), None)],
                        name=f"monolithic{model.dim // CHANNELS}")
+
+
+def load_trajectory_models(window: Path, overlap: Path):
+    """A window and an overlap checkpoint from ``compgen train-maze`` -> (window, overlap,
+    normalizer, maze, training record of each)."""
+    records = [json.loads(Path(p).with_suffix(".json").read_text()) for p in (window, overlap)]
+    if records[0]["maze"] != records[1]["maze"] or records[0]["normalizer"] != records[1]["normalizer"]:
+        raise ValueError(f"{window} and {overlap} were trained on different data "
+                         f"({records[0]['maze']} vs {records[1]['maze']})")
+    norm = records[0]["normalizer"]
+    return (load(window), load(overlap), Normalizer(tuple(norm["mean"]), tuple(norm["std"])),
+            records[0]["maze"], records)
