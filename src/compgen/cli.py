@@ -42,6 +42,7 @@ BENCH_HELP = """\
                     iterations (needs `compgen maze-data --maze umaze`; ~1 h)
   maze-planning     PointMaze: plan by composition vs inpainting, success and normalized score
                     per maze (needs models from `compgen train-maze`; --n: start/goal pairs)
+  maze-factors      PointMaze: waypoint, region to avoid, one of two goals, by adding factors
 """
 
 
@@ -287,6 +288,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
         result = run_maze_planning(out, Path(args.models), mazes=tuple(args.mazes), progress=progress,
                                    **({} if args.n is None else {"n": args.n}))
+    elif args.which == "maze-factors":
+        from compgen.tasks.maze.factor_tasks import run_maze_factors
+
+        result = run_maze_factors(out, Path(args.models), progress=progress,
+                                  **({} if args.n is None else {"n": args.n}))
     elif args.which == "languages":
         from compgen.tasks.languages_bench import run_languages_benchmark
 
@@ -439,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark; writes JSON + PNG under --out",
                        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing",
-                                     "arrangement", "maze-efficiency", "maze-planning"])
+                                     "arrangement", "maze-efficiency", "maze-planning", "maze-factors"])
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, help="samples (chains) per run; default: the benchmark's own")
     p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
