@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from compgen.algebra.factor_graph import FactorGraph
 from compgen.data.pointmaze import generate, make_env
-from compgen.tasks.maze.planning import anchor, execute, plan, planning_graph
+from compgen.tasks.maze.planning import anchor, avoid, execute, plan, planning_graph
 from compgen.tasks.maze.trajectories import (
     CHANNELS,
     Normalizer,
@@ -131,3 +132,21 @@ def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
     result = efficiency.run_maze_efficiency(tmp_path / "bench", tmp_path, episodes=(1, 2),
                                             iterations=(1, 2), seeds=(0,), progress=False)
     assert len(result["runs"]) == 2 * 2 * 2 and (tmp_path / "bench" / "maze_efficiency.png").exists()
+
+
+def test_avoid_factors_repel_from_the_region_and_goal_mixtures_have_one_component_per_goal():
+    norm = Normalizer(mean=(0.0,) * CHANNELS, std=(1.0,) * CHANNELS)
+    factors = avoid(norm, horizon=3, center=[1.0, 0.0], radius=0.4)
+    assert [idx for _, idx, _, _ in factors] == [[0, 1], [6, 7], [12, 13]]
+    assert all(w == -10.0 for *_, w in factors) and len({id(m) for m, *_ in factors}) == 1
+    graph = FactorGraph(3 * CHANNELS, factors)
+    e = []
+    for d in (0.0, 0.4, 1.0, 2.0, 4.0):  # distance of step 0 from the centre
+        x = torch.zeros(1, 3 * CHANNELS)
+        x[0, 0] = 1.0 + d
+        e.append(graph.energy(x, 0.0).item())
+    assert e[0] > e[1] > e[2] and e[0] - e[2] > 50  # the energy rises toward the region's centre
+    assert abs(e[3] - e[4]) < 0.01 * (e[0] - e[2])  # and is flat beyond it
+    model, idx, _ = anchor(norm, range(2), np.array([[1.0, 2.0], [3.0, 4.0]]), slice(0, 2))
+    assert idx == [0, 1, 6, 7]
+    torch.testing.assert_close(model.means, torch.tensor([[1.0, 2.0, 1.0, 2.0], [3.0, 4.0, 3.0, 4.0]]))

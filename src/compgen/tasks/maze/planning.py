@@ -34,7 +34,7 @@ def pinned(normalizer: Normalizer, steps, value, channels: slice) -> tuple[list[
     value = (torch.as_tensor(value, dtype=torch.float32) - torch.tensor(normalizer.mean)[channels]) \
         / normalizer.scale(channels)
     idx = [t * CHANNELS + c for t in steps for c in range(CHANNELS)[channels]]
-    return idx, value.repeat(*value.shape[:-1], len(steps))
+    return idx, value.repeat(*[1] * (value.dim() - 1), len(steps))
 
 
 def anchor(normalizer: Normalizer, steps, value, channels: slice, std: float = PIN_STD,
@@ -50,11 +50,12 @@ def anchor(normalizer: Normalizer, steps, value, channels: slice, std: float = P
 def avoid(normalizer: Normalizer, horizon: int, center, radius: float, strength: float = 10.0
           ) -> list[tuple]:
     """Factors dividing every step's position by a bump at ``center`` (simulator units): NOT,
-    p / bump^strength. The bump is an equal mixture of a Gaussian of std ``radius`` and one ten
-    times wider, so the repulsion fades with distance instead of pushing everything away."""
+    p / bump^strength. The bump is an equal mixture of a Gaussian of std ``radius / 2`` and a
+    nearly flat one (std 100 ``radius``), so the repulsion ends about 2.5 radii out instead of
+    pushing the whole plan away (the inverse of a lone Gaussian grows without bound)."""
     _, c = pinned(normalizer, [0], center, slice(0, 2))
     r = radius / normalizer.scale(slice(0, 2))
-    bump = GaussianMixture(torch.stack([c, c]), torch.stack([r, 10 * r]), name="avoid",
+    bump = GaussianMixture(torch.stack([c, c]), torch.stack([r / 2, 100 * r]), name="avoid",
                            noise_scale=PIN_NOISE_SCALE)
     return [(bump, [t * CHANNELS, t * CHANNELS + 1], None, -strength) for t in range(horizon)]
 
