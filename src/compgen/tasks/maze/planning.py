@@ -1,8 +1,12 @@
 """Planning as composition: q(tau) ∝ p_traj(tau) * r(tau; start, goal), with no goal-conditioned
 training. The start and goal factors are analytic Gaussians on the first state and the last
-position (exact at every noise level), so the composed energy is defined at every level and
-the annealed samplers apply as for any product. Plans are executed in the real simulator by
-a tracking controller that aims at the next planned state (as Diffuser did).
+HOLD positions, so the composed energy is defined at every noise level and the annealed
+samplers apply as for any product. They stay sharp at high noise levels (``noise_scale``):
+with the exactly noised factors the goal only entered at the last levels, after the plan's
+route had formed, and plans ended about a cell short of it. More tasks are more factors: a
+waypoint (an anchor at a middle step), a region to avoid (:func:`avoid`, an inverted factor),
+several goals (an anchor mixture). Plans are executed in the real simulator by a tracking
+controller that aims at the next planned state (as Diffuser did).
 """
 
 from __future__ import annotations
