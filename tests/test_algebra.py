@@ -9,11 +9,11 @@ import compgen as cg
 from compgen.data import toy2d
 
 
-def gmm_logpdf(x, means, stds, weights, t, noise_scale=1.0):
+def gmm_logpdf(x, means, stds, weights, t):
     """Independent closed form of a noised diagonal GMM's log-density, via torch.distributions."""
     alpha, sigma = cg.DEFAULT_SCHEDULE.alpha(torch.tensor(t)), cg.DEFAULT_SCHEDULE.sigma(torch.tensor(t))
-    std = torch.sqrt(alpha**2 * stds**2 + (noise_scale * sigma) ** 2)
-    comps = torch.distributions.Independent(torch.distributions.Normal(alpha * means, std), 1)
+    comps = torch.distributions.Independent(
+        torch.distributions.Normal(alpha * means, torch.sqrt(alpha**2 * stds**2 + sigma**2)), 1)
     mix = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(weights), comps)
     return mix.log_prob(x)
 
@@ -166,20 +166,23 @@ def test_factor_graph_errors():
         cg.FactorGraph(3, [(g, [0, 3], None)])
 
 
-@pytest.mark.parametrize("t", [0.0, 0.5, 1.0])
-def test_gmm_noise_scale_keeps_a_factor_sharp_with_the_same_clean_density(ab, t, gen):
-    """noise_scale c: the component at t is N(alpha mu, alpha^2 s^2 + c^2 sigma^2), sampled alike."""
-    a, _ = ab
-    sharp = cg.GaussianMixture(a.means, 0.3, name="a", noise_scale=0.1)
-    x = torch.randn(64, 2, generator=gen)
-    expected = gmm_logpdf(x, a.means, torch.full_like(a.means, 0.3), torch.tensor([0.5, 0.5]), t, 0.1)
-    torch.testing.assert_close(-sharp.energy(x, t), expected, rtol=1e-5, atol=1e-5)
-    if t == 0.0:
-        torch.testing.assert_close(sharp.energy(x, t), a.energy(x, t))
-    alpha, sigma = cg.DEFAULT_SCHEDULE.alpha(torch.tensor(t)), cg.DEFAULT_SCHEDULE.sigma(torch.tensor(t))
-    n = 20_000
-    y = sharp.sample(n, torch.Generator().manual_seed(1), t=t)
-    var = (alpha**2 * (0.3**2 + 1.0) + (0.1 * sigma) ** 2).item()  # +1: the two means at y = ±alpha
-    assert abs(y[:, 1].var().item() - var) < 4.5 * var * math.sqrt(2 / n)
-    with pytest.raises(ValueError, match="noise_scale"):
-        cg.GaussianMixture(a.means, 0.3, noise_scale=0.0)
+def test_clamped_is_the_exact_conditional(gen):
+    """p(x1 | x0 = 1.5) of a two-component GMM: a mixture with weights w_k N(1.5; m_k0, s^2)."""
+    base = cg.GaussianMixture(torch.tensor([[0.0, 1.0], [2.0, -1.0]]), 0.5, name="g")
+    cond = base.clamp([0], torch.tensor([1.5]))
+    assert cond.dim == 1 and repr(cond) == "g.clamp(1 coordinates)"
+    x = torch.randn(16, 1, generator=gen)
+    full = torch.cat([torch.full((16, 1), 1.5), x], dim=1)
+    torch.testing.assert_close(cond.energy(x, 0.2), base.energy(full, 0.2))
+    torch.testing.assert_close(cond.score(x, 0.2), base.score(full, 0.2)[:, 1:])
+    torch.testing.assert_close(cond.full(x), full)
+    w = torch.softmax(torch.tensor([-(1.5**2) / (2 * 0.25), -(0.5**2) / (2 * 0.25)]), 0)
+    mean = (w * torch.tensor([1.0, -1.0])).sum().item()
+    std = math.sqrt(0.25 + (w * torch.tensor([1.0, 1.0])).sum().item() - mean**2)
+    n = 4000
+    y = cg.sample(cond, n, "mala", generator=torch.Generator().manual_seed(2)).x
+    assert abs(y.mean().item() - mean) < 4.5 * std / math.sqrt(n) + 0.01  # + t_min's noise
+    with pytest.raises(ValueError, match="values must have shape"):
+        base.clamp([0], torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="indices must be distinct"):
+        base.clamp([0, 0], torch.tensor([1.0, 2.0]))

@@ -8,7 +8,7 @@ import torch
 
 from compgen.algebra.factor_graph import FactorGraph
 from compgen.data.pointmaze import generate, make_env
-from compgen.tasks.maze.planning import anchor, avoid, execute, plan, planning_graph
+from compgen.tasks.maze.planning import anchor, avoid, execute, plan
 from compgen.tasks.maze.trajectories import (
     CHANNELS,
     Normalizer,
@@ -72,9 +72,6 @@ def test_anchor_pins_the_right_coordinates():
     model, idx, cond = anchor(norm, [3], [3.0, 2.0], slice(0, 2), std=0.1)
     assert idx == [18, 19] and cond is None
     torch.testing.assert_close(model.means, torch.tensor([[1.0, 0.0]]))  # (3-1)/2, (2-2)/4
-    prior = factorized(trajectory_model(8, width=8, depth=1), trajectory_model(4, width=8, depth=1), 16)
-    graph = planning_graph(prior, norm, np.zeros(4), np.array([1.0, 2.0]), hold=4)
-    assert graph.num_factors == prior.num_factors + 2 and graph.dim == prior.dim
 
 
 def test_tracking_a_recorded_path_reaches_its_end(data):
@@ -88,16 +85,23 @@ def test_tracking_a_recorded_path_reaches_its_end(data):
     assert result["return"] > 200 and result["score"] > 100 * (200 - 23.85) / (161.86 - 23.85)
 
 
-def test_inpainting_plans_hold_start_and_goal_exactly():
+@pytest.mark.parametrize("method", ["compose", "inpaint"])
+def test_plans_hold_start_goal_and_waypoints_exactly(method):
     norm = Normalizer(mean=(0.5,) * CHANNELS, std=(2.0,) * CHANNELS)
     prior = factorized(trajectory_model(8, width=8, depth=1), trajectory_model(4, width=8, depth=1), 24)
-    start, goal = np.array([1.0, -1.0, 0.5, 0.0]), np.array([0.0, 1.0])
-    steps = plan(prior, norm, start, goal, candidates=2, method="inpaint", hold=4, levels=3)
+    start, goal, waypoint = np.array([1.0, -1.0, 0.5, 0.0]), np.array([0.0, 1.0]), np.array([2.0, 2.0])
+    settings = {"levels": 3, "steps": 1} if method == "compose" else {"levels": 3}
+    steps = plan(prior, norm, start, goal, candidates=2, method=method, hold=4, waypoints=[(10, waypoint)],
+                 **settings)
     assert steps.shape == (24, CHANNELS)
-    torch.testing.assert_close(steps[0, :4], torch.tensor(start, dtype=torch.float32))
-    torch.testing.assert_close(steps[-4:, :2], torch.tensor(goal, dtype=torch.float32).expand(4, 2))
+    f32 = {"dtype": torch.float32}
+    torch.testing.assert_close(steps[0, :4], torch.tensor(start, **f32))
+    torch.testing.assert_close(steps[10, :2], torch.tensor(waypoint, **f32))
+    torch.testing.assert_close(steps[-4:, :2], torch.tensor(goal, **f32).expand(4, 2))
     with pytest.raises(ValueError, match="method must be one of"):
         plan(prior, norm, start, goal, method="guess")
+    with pytest.raises(ValueError, match="several goals need method='compose'"):
+        plan(prior, norm, start, np.stack([goal, waypoint]), method="inpaint")
 
 
 def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):

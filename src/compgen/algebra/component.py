@@ -24,7 +24,7 @@ from torch import Tensor
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule
 
 if TYPE_CHECKING:
-    from compgen.algebra.compose import Mixture, Power, Product
+    from compgen.algebra.compose import Clamped, Mixture, Power, Product
 
 
 class EnergyRequiredError(ValueError):
@@ -122,6 +122,13 @@ class Component:
         from compgen.algebra.compose import Power
 
         return Power(self, exponent)
+
+    def clamp(self, indices, values: Tensor) -> Clamped:
+        """Condition on coordinates ``indices`` equal to ``values``: a component over the rest
+        (see :class:`compgen.algebra.compose.Clamped`; ``.full(x)`` puts them back)."""
+        from compgen.algebra.compose import Clamped
+
+        return Clamped(self, indices, values)
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def _check_x(self, x: Tensor) -> None:

@@ -195,6 +195,54 @@ class Conditioned(Component):
         return f"{self.model!r}.given({shown})"
 
 
+class Clamped(Component):
+    """``p(x_free | x_known = values)``: a component over the D - k free coordinates.
+
+    Conditioning on observed coordinates by clamping them: the energy of ``x_free`` is the
+    base energy at the full point with ``indices`` set to ``values``, and the score is the
+    base score's free part. The known values are clean at every noise level (as inpainting
+    holds them); at the last level this is the exact conditional of the base at t_min. A
+    sharp factor on those coordinates would instead force every MCMC step to the factor's
+    width; clamped, they take no steps at all.
+    """
+
+    def __init__(self, base: Component, indices: Sequence[int], values: Tensor):
+        indices = list(indices)
+        values = torch.as_tensor(values, dtype=torch.float32)
+        if len(set(indices)) != len(indices) or not all(0 <= i < base.dim for i in indices):
+            raise ValueError(f"clamp: indices must be distinct and in [0, {base.dim}), got {indices}")
+        if values.shape != (len(indices),):
+            raise ValueError(f"clamp: values must have shape ({len(indices)},), got {tuple(values.shape)}")
+        known = set(indices)
+        self.base, self.indices, self.values = base, indices, values
+        self.free = [i for i in range(base.dim) if i not in known]
+        self.dim, self.schedule, self.has_energy = len(self.free), base.schedule, base.has_energy
+
+    def full(self, x: Tensor) -> Tensor:
+        """(B, D - k) free coordinates -> (B, D) points with the known values filled in."""
+        self._check_x(x)
+        out = x.new_empty(x.shape[0], self.base.dim)
+        out[:, self.free] = x
+        out[:, self.indices] = self.values.to(x)
+        return out
+
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        return self.base.energy(self.full(x), t)
+
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        return self.base.score(self.full(x), t)[:, self.free]
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
+        energy, score = self.base.energy_and_score(self.full(x), t)
+        return energy, score[:, self.free]
+
+    def leaves(self) -> list[Component]:
+        return self.base.leaves()
+
+    def __repr__(self) -> str:
+        return f"{self.base!r}.clamp({len(self.indices)} coordinates)"
+
+
 def mixture(components: Sequence[Component], weights: Sequence[float] | Tensor | None = None) -> Mixture:
     """Weighted mixture ``sum_i w_i p_i``; weights are normalized to sum to one."""
     return Mixture(list(components), weights)

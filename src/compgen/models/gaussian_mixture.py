@@ -22,18 +22,12 @@ class GaussianMixture(Component):
         stds: a scalar, (K,) per-component or (K, D) per-coordinate standard deviations.
         weights: (K,) positive weights, normalized here; uniform by default.
         name: shown by ``repr`` and in compositions, e.g. ``"ring"``.
-        noise_scale: the component at level t is ``N(alpha mu_k, alpha^2 s_k^2 + (c sigma)^2)``
-            with ``c = noise_scale``. 1 (default) is the exact noised density; c < 1 keeps a
-            constraint sharp at high noise levels, a different annealing path to the same p_0,
-            which lets a constraint shape a sample's coarse structure early (as inpainting
-            does) instead of only at the last levels.
     """
 
     exact = True
 
     def __init__(self, means: Tensor, stds: float | Tensor, weights: Tensor | None = None,
-                 name: str | None = None, schedule: VPSchedule = DEFAULT_SCHEDULE,
-                 noise_scale: float = 1.0):
+                 name: str | None = None, schedule: VPSchedule = DEFAULT_SCHEDULE):
         means = torch.as_tensor(means, dtype=torch.float32)
         if means.dim() != 2:
             raise ValueError(f"means must have shape (K, D), got {tuple(means.shape)}")
@@ -52,16 +46,14 @@ class GaussianMixture(Component):
             raise ValueError(f"weights must be ({k},) and positive, got {weights.tolist()}")
         self.means, self.stds = means, stds.contiguous()
         self.log_weights = torch.log(weights / weights.sum())
-        if not 0 < noise_scale <= 1:
-            raise ValueError(f"noise_scale must be in (0, 1], got {noise_scale}")
-        self.dim, self.name, self.schedule, self.noise_scale = d, name, schedule, noise_scale
+        self.dim, self.name, self.schedule = d, name, schedule
 
     def _log_components(self, x: Tensor, t: float | Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-component log(w_k N(x; m_k, v_k)) (B, K), diffs x - m_k (B, K, D), variances (B, K, D)."""
         self._check_x(x)
         t = as_time(t, x.shape[0], x)[:, None, None]
         alpha, sigma = self.schedule.alpha(t), self.schedule.sigma(t)
-        var = alpha**2 * self.stds.to(x) ** 2 + (self.noise_scale * sigma) ** 2  # (B, K, D)
+        var = alpha**2 * self.stds.to(x) ** 2 + sigma**2  # (B, K, D)
         diff = x[:, None, :] - alpha * self.means.to(x)  # (B, K, D)
         log_n = -0.5 * (diff**2 / var + torch.log(2 * math.pi * var)).sum(-1)
         return self.log_weights.to(x) + log_n, diff, var
@@ -76,12 +68,12 @@ class GaussianMixture(Component):
         return -torch.logsumexp(log_c, dim=-1), score
 
     def sample(self, n: int, generator: torch.Generator | None = None, t: float = 0.0) -> Tensor:
-        """Exact samples of p_t (n, D)."""
+        """Exact samples of p_t. Returns (n, D)."""
         k = torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)
         x0 = self.means[k] + self.stds[k] * torch.randn(n, self.dim, generator=generator)
         tt = torch.tensor(float(t))
         alpha, sigma = self.schedule.alpha(tt), self.schedule.sigma(tt)
-        return alpha * x0 + self.noise_scale * sigma * torch.randn(n, self.dim, generator=generator)
+        return alpha * x0 + sigma * torch.randn(n, self.dim, generator=generator)
 
     def __repr__(self) -> str:
         return self.name or f"GaussianMixture(K={self.means.shape[0]}, D={self.dim})"

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from compgen.data.pointmaze import load_dataset, make_env
 from compgen.files import write_json
 from compgen.samplers import denoise, sample
-from compgen.tasks.maze.planning import anchor
+from compgen.tasks.maze.planning import pinned
 from compgen.tasks.maze.trajectories import (
     Normalizer,
     dynamics_error,
@@ -39,7 +39,7 @@ from compgen.tasks.maze.trajectories import (
 from compgen.tasks.results import finish, machine
 from compgen.training import train
 
-EPISODES = (1, 2, 5, 10, 20)
+EPISODES = (1, 5, 20)
 ITERATIONS = (250, 500, 1000)
 SEEDS = (0, 1)
 HORIZON, WINDOW = 32, 8
@@ -58,14 +58,16 @@ def held_out_starts(steps: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def rollouts(prior, normalizer: Normalizer, starts: np.ndarray, seed: int) -> torch.Tensor:
-    """PER_START trajectories from each start, sampled from prior x start factor and denoised:
-    (len(starts) * PER_START, HORIZON, CHANNELS) in simulator units."""
+    """PER_START trajectories from each start (clamped), sampled with annealed MALA and
+    denoised: (len(starts) * PER_START, HORIZON, CHANNELS) in simulator units."""
     out = []
     for k, start in enumerate(starts):
-        graph = prior.extended([anchor(normalizer, [0], start, slice(0, 4))])
-        result = sample(graph, PER_START, "mala", generator=torch.Generator().manual_seed(seed + k),
+        indices, values = pinned(normalizer, [0], start, slice(0, 4))
+        conditioned = prior.clamp(indices, values)
+        result = sample(conditioned, PER_START, "mala", generator=torch.Generator().manual_seed(seed + k),
                         **SAMPLER)
-        x = denoise(graph, result.x, result.levels[-1].item())
+        x = denoise(prior, conditioned.full(result.x), result.levels[-1].item())
+        x[:, indices] = values
         out.append(normalizer.decode(x))
     return torch.cat(out)
 

@@ -1,7 +1,7 @@
 """``compgen bench maze-factors``: new planning tasks by adding factors, with no retraining.
 
-- waypoint (U-maze): start, goal and waypoint cells at random; a factor pins the plan's
-  position at its middle step to the waypoint. Solved: the executed path passes within
+- waypoint (U-maze): start, goal and waypoint cells at random; the plan's position at its
+  middle step is clamped to the waypoint. Solved: the executed path passes within
   GOAL_RADIUS of the waypoint and reaches the goal.
 - avoid (medium maze): pairs whose shortest path crosses a cell that has a detour; every
   step's position is divided by a bump on that cell (:func:`avoid`). Solved: the path reaches
@@ -22,7 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from compgen.data.pointmaze import MazeGrid, make_env
-from compgen.tasks.maze.planning import GOAL_RADIUS, HOLD, HORIZONS, anchor, avoid, execute, plan, start_state
+from compgen.tasks.maze.planning import GOAL_RADIUS, HOLD, HORIZONS, avoid, execute, plan, start_state
 from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
 from compgen.tasks.results import finish, machine
 
@@ -82,15 +82,14 @@ def run_maze_factors(out: Path, models: Path, n: int = 20, seed: int = 0, progre
                    if key in case}
             variants = {"with factor": True, "without": task != "two goals"}
             for variant in (v for v, run in variants.items() if run):
-                extra, goals = [], goal
+                added, goals = {}, goal
                 if variant == "with factor" and task == "waypoint":
-                    extra = [anchor(normalizer, [(horizon - HOLD) // 2], grid.cell_center(case["waypoint"]),
-                                    slice(0, 2))]
+                    added["waypoints"] = [((horizon - HOLD) // 2, grid.cell_center(case["waypoint"]))]
                 if variant == "with factor" and task == "avoid":
-                    extra = avoid(normalizer, horizon, grid.cell_center(case["avoid"]), AVOID_RADIUS)
+                    added["extra"] = avoid(normalizer, horizon, grid.cell_center(case["avoid"]), AVOID_RADIUS)
                 if task == "two goals":
                     goals = np.stack([goal, grid.cell_center(case["goal2"])])
-                planned = plan(prior, normalizer, start, goals, CANDIDATES, seed=seed + k, extra=extra)
+                planned = plan(prior, normalizer, start, goals, CANDIDATES, seed=seed + k, **added)
                 executed = execute(env, planned, start, goals, maze)
                 row[variant] = _judge(task, case, grid, executed)
             rows.append(row)

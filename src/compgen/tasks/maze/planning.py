@@ -1,12 +1,13 @@
 """Planning as composition: q(tau) ∝ p_traj(tau) * r(tau; start, goal), with no goal-conditioned
-training. The start and goal factors are analytic Gaussians on the first state and the last
-HOLD positions, so the composed energy is defined at every noise level and the annealed
-samplers apply as for any product. They stay sharp at high noise levels (``noise_scale``):
-with the exactly noised factors the goal only entered at the last levels, after the plan's
-route had formed, and plans ended about a cell short of it. More tasks are more factors: a
-waypoint (an anchor at a middle step), a region to avoid (:func:`avoid`, an inverted factor),
-several goals (an anchor mixture). Plans are executed in the real simulator by a tracking
-controller that aims at the next planned state (as Diffuser did).
+training. The start state and the goal position over the plan's last HOLD steps are clamped
+(:class:`compgen.algebra.Clamped`: the product conditioned on them) and the annealed samplers
+run on the free coordinates. Sharp Gaussian start/goal factors were tried first: exactly
+noised, the goal entered only at the last levels and plans ended about a cell short; kept sharp
+at every level, they forced every MALA step to their width and the rest of the plan never left
+its initial noise. More tasks are more factors: a waypoint (clamped at a middle step), a region
+to avoid (:func:`avoid`, an inverted factor), several goals (a mixture of soft goal factors).
+Plans are executed in the real simulator by a tracking controller that aims at the next
+planned state (as Diffuser did).
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from compgen.samplers.reverse import denoise
 from compgen.tasks.maze.trajectories import CHANNELS, Normalizer
 
 GOAL_RADIUS = 0.5  # success: within 0.5 of the goal (D4RL's sparse reward)
-PIN_STD = 0.01  # start/goal factor width in normalized units (about 0.01 in position)
-PIN_NOISE_SCALE = 0.1  # keeps start/goal sharp at high noise levels, see GaussianMixture
-HOLD = 32  # the goal factor covers the plan's last HOLD steps: arrive, then stay
+GOAL_STD = 0.05  # soft goal factors (several goals), in normalized units
+HOLD = 32  # the goal covers the plan's last HOLD steps: arrive, then stay
 # long enough to cross each maze at the data's speed (about 0.04 per step, 22 steps per cell;
 # the longest shortest paths are 6 / 11 / 19 cells), plus the HOLD steps at the goal
 HORIZONS = {"umaze": 192, "medium": 320, "large": 512}
@@ -41,14 +41,12 @@ def pinned(normalizer: Normalizer, steps, value, channels: slice) -> tuple[list[
     return idx, value.repeat(*[1] * (value.dim() - 1), len(steps))
 
 
-def anchor(normalizer: Normalizer, steps, value, channels: slice, std: float = PIN_STD,
-           noise_scale: float = PIN_NOISE_SCALE) -> tuple:
-    """A factor pinning ``channels`` at each of ``steps`` near ``value`` (simulator units), with
+def anchor(normalizer: Normalizer, steps, value, channels: slice, std: float = GOAL_STD) -> tuple:
+    """A soft factor holding ``channels`` at each of ``steps`` near ``value`` (simulator units),
     ``std`` in normalized units: ``(GaussianMixture, indices, None)`` for a FactorGraph. A
     (K, C) ``value`` gives a mixture: near any one of the K values (e.g. one of several goals)."""
     idx, mean = pinned(normalizer, steps, value, channels)
-    return GaussianMixture(mean.reshape(-1, len(idx)), std, name=f"anchor@{steps[0]}",
-                           noise_scale=noise_scale), idx, None
+    return GaussianMixture(mean.reshape(-1, len(idx)), std, name=f"anchor@{steps[0]}"), idx, None
 
 
 def avoid(normalizer: Normalizer, horizon: int, center, radius: float, strength: float = 10.0
@@ -59,61 +57,60 @@ def avoid(normalizer: Normalizer, horizon: int, center, radius: float, strength:
     pushing the whole plan away (the inverse of a lone Gaussian grows without bound)."""
     _, c = pinned(normalizer, [0], center, slice(0, 2))
     r = radius / normalizer.scale(slice(0, 2))
-    bump = GaussianMixture(torch.stack([c, c]), torch.stack([r / 2, 100 * r]), name="avoid",
-                           noise_scale=PIN_NOISE_SCALE)
+    bump = GaussianMixture(torch.stack([c, c]), torch.stack([r / 2, 100 * r]), name="avoid")
     return [(bump, [t * CHANNELS, t * CHANNELS + 1], None, -strength) for t in range(horizon)]
-
-
-def endpoints(normalizer: Normalizer, horizon: int, start: np.ndarray, goal: np.ndarray,
-              hold: int = HOLD) -> list[tuple[list[int], Tensor]]:
-    """The start state (x, y, vx, vy) at step 0 and the goal position over the last ``hold``
-    steps, each as (indices, values)."""
-    return [pinned(normalizer, [0], start, slice(0, 4)),
-            pinned(normalizer, range(horizon - hold, horizon), goal, slice(0, 2))]
-
-
-def planning_graph(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np.ndarray,
-                   hold: int = HOLD, extra: list[tuple] = ()) -> FactorGraph:
-    """The trajectory prior times a start factor, a goal factor (see :func:`endpoints`; a (K, 2)
-    ``goal`` means any one of K goals) and ``extra`` factors (waypoints, regions to avoid)."""
-    horizon = prior.dim // CHANNELS
-    factors = [anchor(normalizer, [0], start, slice(0, 4)),
-               anchor(normalizer, range(horizon - hold, horizon), goal, slice(0, 2))]
-    return prior.extended(factors + list(extra), name=f"plan{horizon}")
 
 
 def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np.ndarray,
          candidates: int = 2, method: str = "compose", sampler: str = "mala", seed: int = 0,
-         hold: int = HOLD, extra: list[tuple] = (), **settings) -> Tensor:
-    """Sample ``candidates`` plans from ``start`` (x, y, vx, vy) to ``goal`` (x, y; or (K, 2):
-    any one of K) times ``extra`` factors; returns the lowest-energy plan, (T, CHANNELS) in
-    simulator units.
+         hold: int = HOLD, waypoints: list[tuple[int, np.ndarray]] = (), extra: list[tuple] = (),
+         **settings) -> Tensor:
+    """Sample ``candidates`` plans; returns the lowest-energy one, (T, CHANNELS) in simulator units.
 
-    ``method="compose"`` samples the planning graph (prior x start x goal factors) with the
-    annealed ``sampler``; ``"inpaint"`` runs reverse diffusion on the prior alone, overwriting
-    the start and goal coordinates after every step (Diffuser's conditioning), and ignores
-    ``sampler``. ``settings`` override ``SETTINGS[method]``. Plans are denoised at the last
-    level (its sigma is most of a step), except the pinned coordinates: Tweedie's step
-    overshoots a factor sharper than that sigma."""
+    Args:
+        start: (x, y, vx, vy) of step 0, clamped.
+        goal: (x, y), clamped over the last ``hold`` steps; or (K, 2): reach any one of K, a
+            mixture of soft goal factors over those steps (method "compose" only).
+        waypoints: (step, (x, y)) positions to clamp.
+        extra: more factors for the product (e.g. :func:`avoid`; method "compose" only).
+        method: "compose" runs the annealed ``sampler`` on the product conditioned on the
+            clamped coordinates; "inpaint" runs reverse diffusion on the prior, overwriting them
+            after every step (Diffuser's conditioning).
+        settings: override ``SETTINGS[method]``.
+
+    Plans are denoised at the last level (its sigma is most of a step) with the clamped
+    coordinates kept.
+    """
     if method not in SETTINGS:
         raise ValueError(f"plan: method must be one of {sorted(SETTINGS)}, got {method!r}")
-    if method == "inpaint" and (extra or np.ndim(goal) > 1):
-        raise ValueError("plan: inpainting can only pin one start and one goal; extra factors "
-                         "and several goals need method='compose'")
+    goals = np.reshape(goal, (-1, 2))
+    if method == "inpaint" and (extra or len(goals) > 1):
+        raise ValueError("plan: inpainting can only pin states; extra factors and several goals "
+                         "need method='compose'")
     settings = {**SETTINGS[method], **settings}
-    graph = planning_graph(prior, normalizer, start, goal, hold, extra)
-    generator = torch.Generator().manual_seed(seed)
-    known = endpoints(normalizer, prior.dim // CHANNELS, start, np.reshape(goal, (-1, 2))[0], hold)
-    indices = [i for idx, _ in known for i in idx]
-    if method == "compose":
-        result = sample(graph, candidates, sampler, generator=generator, **settings)
+    horizon = prior.dim // CHANNELS
+    last = range(horizon - hold, horizon)
+    pins = [pinned(normalizer, [0], start, slice(0, 4))]
+    pins += [pinned(normalizer, [step], xy, slice(0, 2)) for step, xy in waypoints]
+    factors = list(extra)
+    if len(goals) == 1:
+        pins.append(pinned(normalizer, last, goals[0], slice(0, 2)))
     else:
-        values = torch.cat([v for _, v in known])
+        factors.append(anchor(normalizer, last, goals, slice(0, 2)))
+    indices, values = [i for idx, _ in pins for i in idx], torch.cat([v for _, v in pins])
+    graph = prior.extended(factors, name=f"plan{horizon}")
+    generator = torch.Generator().manual_seed(seed)
+    if method == "compose":
+        conditioned = graph.clamp(indices, values)
+        result = sample(conditioned, candidates, sampler, generator=generator, **settings)
+        x = conditioned.full(result.x)
+    else:
         result = sample(prior, candidates, "reverse", generator=generator, known=(indices, values),
                         **settings)
+        x = result.x
     t = result.levels[-1].item()
-    x = denoise(graph, result.x, t)
-    x[:, indices] = result.x[:, indices]
+    x = denoise(graph, x, t)
+    x[:, indices] = values
     with torch.no_grad():
         best = graph.energy(x, t).argmin()
     return normalizer.decode(x[best])
