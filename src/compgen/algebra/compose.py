@@ -240,7 +240,7 @@ class Clamped(Component):
         return self.base.leaves()
 
     def __repr__(self) -> str:
-        return f"{self.base!r}.clamp({len(self.indices)} coordinates)"
+        return f"{_wrap(self.base, (Product, Mixture))}.clamp({len(self.indices)} coordinates)"
 
 
 def mixture(components: Sequence[Component], weights: Sequence[float] | Tensor | None = None) -> Mixture:
