@@ -164,7 +164,8 @@ def cmd_train_maze(args: argparse.Namespace) -> None:
         steps_of(data, args.episodes), args.horizon, normalizer, args.steps, depth=args.depth,
         width=args.width, seed=args.seed, progress=not args.quiet,
         name=f"{args.maze}_h{args.horizon}")
-    out = Path(args.out or f"{args.maze}_h{args.horizon}.safetensors")
+    out = Path(args.out or f"data/maze_models/{args.maze}_h{args.horizon}.safetensors")
+    out.parent.mkdir(parents=True, exist_ok=True)
     _save_with_record(model, out, args, seconds, maze=args.maze, episodes=args.episodes,
                       horizon=args.horizon, depth=args.depth,
                       normalizer={"mean": normalizer.mean, "std": normalizer.std})
@@ -366,14 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=16, help="U-Net channels at the first level")
     p.add_argument("--depth", type=int, default=2, help="U-Net down-sampling levels")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="checkpoint path (.safetensors); a .json record goes beside it")
+    p.add_argument("--out", help="checkpoint path (.safetensors; default data/maze_models/MAZE_hHORIZON, "
+                   "where `bench maze-planning` looks); a .json record goes beside it")
     p.set_defaults(func=cmd_train_maze)
 
     p = sub.add_parser("plan", help="plan in PointMaze by composing a trajectory model with start/goal",
-                       description="Sample q(tau) ∝ p_traj(tau) r(tau; start, goal): the product of a "
-                       "window model over the horizon (divided by its overlap model) times analytic "
-                       "start and goal factors; execute the best plan in MuJoCo with a tracking "
-                       "controller; write a PNG of the maze with both paths.")
+                       description="Sample the trajectory prior (the product of a window model over the "
+                       "horizon, divided by its overlap model) conditioned on the start state and on "
+                       "the goal over the last 32 steps; execute the best plan in MuJoCo with a "
+                       "tracking controller; write a PNG of the maze with both paths. No training "
+                       "needed: the U-maze models ship.")
     p.add_argument("--window", help="window model (compgen train-maze --horizon 16); default: "
                    "the shipped U-maze model")
     p.add_argument("--overlap", help="overlap model (compgen train-maze --horizon 8); default: shipped")

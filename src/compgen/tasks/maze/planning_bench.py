@@ -4,7 +4,8 @@ For each maze, ``n`` random (start cell, goal cell) pairs; the start is uniform 
 its cell centre, at rest. Both methods sample CANDIDATES plans from the same factorized prior
 (window model x overlap model over the maze's horizon), with the same seeds, keep the
 lowest-energy one and execute it in MuJoCo with the same tracking controller for D4RL's episode
-limit. Composition: annealed MALA on prior x start factor x goal factor. Inpainting: reverse
+limit. Composition: annealed MALA on the prior conditioned on (clamped to) the start state and
+the goal position over the last HOLD steps. Inpainting: reverse
 diffusion on the prior, start and goal overwritten after every step (Diffuser's conditioning).
 No plan: the controller aims straight at the goal, which shows what planning adds.
 Writes maze_planning.{json,md,png}.
