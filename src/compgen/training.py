@@ -60,7 +60,7 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: 
         raise ValueError("train: data contains non-finite values")
     gen = torch.Generator().manual_seed(seed)
     data = data.float()
-    ema = copy.deepcopy(model).requires_grad_(False)
+    ema = copy.deepcopy(model).requires_grad_(False).eval()  # only ever averaged and evaluated
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = _warmup_cosine(opt, steps)
     model.train()
@@ -79,8 +79,7 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: 
         if step % 100 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if callback is not None:
-            callback(step + 1, ema.eval())
-            ema.train()
+            callback(step + 1, ema)
     model.load_state_dict(ema.state_dict())
     return model.eval()
 

@@ -25,8 +25,7 @@ from tqdm.auto import tqdm
 
 from compgen.data.pointmaze import load_dataset, make_env
 from compgen.files import write_json
-from compgen.samplers import denoise, sample
-from compgen.tasks.maze.planning import pinned
+from compgen.tasks.maze.planning import pinned, sample_given
 from compgen.tasks.maze.trajectories import (
     Normalizer,
     dynamics_error,
@@ -63,11 +62,8 @@ def rollouts(prior, normalizer: Normalizer, starts: np.ndarray, seed: int) -> to
     out = []
     for k, start in enumerate(starts):
         indices, values = pinned(normalizer, [0], start, slice(0, 4))
-        conditioned = prior.clamp(indices, values)
-        result = sample(conditioned, PER_START, "mala", generator=torch.Generator().manual_seed(seed + k),
-                        **SAMPLER)
-        x = denoise(prior, conditioned.full(result.x), result.levels[-1].item())
-        x[:, indices] = values
+        x, _ = sample_given(prior, indices, values, PER_START, "mala",
+                            torch.Generator().manual_seed(seed + k), **SAMPLER)
         out.append(normalizer.decode(x))
     return torch.cat(out)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from compgen.data.pointmaze import MazeGrid, make_env
+from compgen.data.pointmaze import MazeGrid
 from compgen.tasks.maze.planning import GOAL_RADIUS, HOLD, HORIZONS, avoid, execute, plan, start_state
-from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
+from compgen.tasks.maze.planning_bench import planning_setup
 from compgen.tasks.results import finish, machine
 
 AVOID_RADIUS = 0.4
@@ -69,19 +69,15 @@ def run_maze_factors(out: Path, models: Path, n: int = 20, seed: int = 0, progre
     out.mkdir(parents=True, exist_ok=True)
     result = {"candidates": CANDIDATES, "hold": HOLD, "machine": machine(), "tasks": {}}
     for task, maze in (("waypoint", "umaze"), ("avoid", "medium"), ("two goals", "umaze")):
-        window, overlap, normalizer, _, _ = load_trajectory_models(
-            Path(models) / f"{maze}_h16.safetensors", Path(models) / f"{maze}_h8.safetensors")
-        env, horizon = make_env(maze), HORIZONS[maze]
-        grid = MazeGrid.from_env(env)
-        prior = factorized(window, overlap, horizon)
+        env, grid, prior, normalizer, _ = planning_setup(Path(models), maze)
+        horizon = HORIZONS[maze]
         rows = []
         for k, case in enumerate(tqdm(_cases(task, grid, n, np.random.default_rng(seed)),
                                       disable=not progress, desc=task)):
             start, goal = case["start_state"], grid.cell_center(case["goal"])
             row = {key: list(case[key]) for key in ("start", "goal", "waypoint", "avoid", "goal2")
                    if key in case}
-            variants = {"with factor": True, "without": task != "two goals"}
-            for variant in (v for v, run in variants.items() if run):
+            for variant in ["with factor"] + (["without"] if task != "two goals" else []):
                 added, goals = {}, goal
                 if variant == "with factor" and task == "waypoint":
                     added["waypoints"] = [((horizon - HOLD) // 2, grid.cell_center(case["waypoint"]))]

@@ -101,19 +101,32 @@ def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np
     graph = prior.extended(factors, name=f"plan{horizon}")
     generator = torch.Generator().manual_seed(seed)
     if method == "compose":
-        conditioned = graph.clamp(indices, values)
-        result = sample(conditioned, candidates, sampler, generator=generator, **settings)
-        x = conditioned.full(result.x)
+        x, t = sample_given(graph, indices, values, candidates, sampler, generator, **settings)
     else:
         result = sample(prior, candidates, "reverse", generator=generator, known=(indices, values),
                         **settings)
-        x = result.x
-    t = result.levels[-1].item()
-    x = denoise(graph, x, t)
-    x[:, indices] = values
+        t = result.levels[-1].item()
+        x = _denoise_free(graph, result.x, t, indices, values)
     with torch.no_grad():
         best = graph.energy(x, t).argmin()
     return normalizer.decode(x[best])
+
+
+def sample_given(graph: FactorGraph, indices: list[int], values: Tensor, n: int, sampler: str = "mala",
+                 generator: torch.Generator | None = None, **settings) -> tuple[Tensor, float]:
+    """``n`` samples of ``graph`` given ``x[indices] = values``: the annealed ``sampler`` on the
+    free coordinates, denoised at the last level. Returns (n, D) and that level."""
+    conditioned = graph.clamp(indices, values)
+    result = sample(conditioned, n, sampler, generator=generator, **settings)
+    t = result.levels[-1].item()
+    return _denoise_free(graph, conditioned.full(result.x), t, indices, values), t
+
+
+def _denoise_free(graph: FactorGraph, x: Tensor, t: float, indices: list[int], values: Tensor) -> Tensor:
+    """Tweedie's estimate of the free coordinates; the known ones keep their values."""
+    x = denoise(graph, x, t)
+    x[:, indices] = values
+    return x
 
 
 def start_state(grid: MazeGrid, cell: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -34,6 +34,17 @@ METHODS = {"composition (annealed MALA)": {"method": "compose", "sampler": "mala
            "no plan (PD straight to the goal)": {}}  # what the controller does without a plan
 
 
+def planning_setup(models: Path, maze: str):
+    """The maze's environment, grid, factorized prior over HORIZONS[maze] (from
+    ``{models}/{maze}_h16`` and ``_h8``), normalizer and the models' training records."""
+    window, overlap, normalizer, trained_on, records = load_trajectory_models(
+        models / f"{maze}_h16.safetensors", models / f"{maze}_h8.safetensors")
+    if trained_on != maze:
+        raise ValueError(f"{models}/{maze}_h16 was trained on {trained_on}, not {maze}")
+    env = make_env(maze)
+    return env, MazeGrid.from_env(env), factorized(window, overlap, HORIZONS[maze]), normalizer, records
+
+
 def random_pairs(grid: MazeGrid, n: int, seed: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """``n`` (start cell, goal cell) pairs of distinct free cells."""
     rng = np.random.default_rng(seed)
@@ -53,13 +64,8 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
               "machine": machine(),
               "mazes": {}}
     for maze in mazes:
-        window, overlap, normalizer, trained_on, records = load_trajectory_models(
-            Path(models) / f"{maze}_h16.safetensors", Path(models) / f"{maze}_h8.safetensors")
-        if trained_on != maze:
-            raise ValueError(f"{models}/{maze}_h16 was trained on {trained_on}, not {maze}")
-        env, horizon = make_env(maze), HORIZONS[maze]
-        grid = MazeGrid.from_env(env)
-        prior = factorized(window, overlap, horizon)
+        env, grid, prior, normalizer, records = planning_setup(Path(models), maze)
+        horizon = HORIZONS[maze]
         entry = {"horizon": horizon, "pairs": n,
                  "training": [{k: r[k] for k in ("command", "steps", "cpu_seconds", "parameters")}
                               for r in records], "runs": {}}
