@@ -116,7 +116,7 @@ def _table(result: dict) -> str:
              "| maze | method | pairs | success | normalized score | s / plan | horizon | "
              "training (CPU min, parameters) |", "|---|---|---|---|---|---|---|---|"]
     for r in result["summary"]:
-        lines.append(f"| {r['maze']} | {r['method']} | {r['pairs']} | {100 * r['success']:.0f}% | "
+        lines.append(f"| {r['maze']} | {r['method']} | {r['pairs']} | {100 * r['success']:.1f}% | "
                      f"{r['score']:.1f} ± {r['score_sem']:.1f} | {r['median_seconds']:.1f} | "
                      f"{r['horizon']} | {r['train_cpu_minutes']:.0f}, {r['parameters'] / 1e3:.0f}k |")
     return "\n".join(lines)
