@@ -8,11 +8,13 @@ limit. Composition: annealed MALA on the prior conditioned on (clamped to) the s
 the goal position over the last HOLD steps. Inpainting: reverse
 diffusion on the prior, start and goal overwritten after every step (Diffuser's conditioning).
 No plan: the controller aims straight at the goal, which shows what planning adds.
-Writes maze_planning.{json,md,png}.
+Writes maze_planning.{json,md,png}; the JSON after every plan, and a rerun into the same folder
+with the same settings resumes from it (more pairs extend the earlier ones: pairs are drawn in order).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -63,6 +65,7 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
     result = {"candidates": CANDIDATES, "hold": HOLD, "methods": METHODS, "settings": SETTINGS,
               "machine": machine(),
               "mazes": {}}
+    earlier = _earlier_runs(out / "maze_planning.json", result)
     for maze in mazes:
         env, grid, prior, normalizer, records = planning_setup(Path(models), maze)
         horizon = HORIZONS[maze]
@@ -73,8 +76,11 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
         rng = np.random.default_rng(seed)
         pairs = [(s, g, start_state(grid, s, rng)) for s, g in random_pairs(grid, n, seed)]
         for name, settings in METHODS.items():
-            runs = []
-            for k, (s, g, start) in enumerate(tqdm(pairs, disable=not progress, desc=f"{maze} {name}")):
+            runs = entry["runs"][name] = _matching(earlier.get(maze, {}).get(name, []), pairs)
+            for k, (s, g, start) in enumerate(tqdm(pairs, disable=not progress, desc=f"{maze} {name}",
+                                                   initial=len(runs))):
+                if k < len(runs):
+                    continue
                 goal = grid.cell_center(g)
                 t0 = time.perf_counter()
                 planned = (plan(prior, normalizer, start, goal, CANDIDATES, seed=seed + k, **settings)
@@ -85,10 +91,30 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
                              "return": executed["return"], "score": executed["score"],
                              "plan_end_error": float(np.linalg.norm(planned[-1, :2].numpy() - goal)),
                              "seconds": seconds})
-            entry["runs"][name] = runs
-            write_json(out / "maze_planning.json", result)  # partial results survive an interruption
+                write_json(out / "maze_planning.json", result)  # a rerun resumes from here
     result["summary"] = _summary(result)
     return finish(out, "maze_planning", result, _table(result), _plot)
+
+
+def _earlier_runs(path: Path, result: dict) -> dict:
+    """Runs per maze and method from an earlier (possibly interrupted) run into the same folder,
+    if it used the same methods and settings; {} otherwise."""
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    if any(earlier.get(k) != result[k] for k in ("candidates", "hold", "methods", "settings")):
+        return {}
+    return {maze: entry["runs"] for maze, entry in earlier["mazes"].items()}
+
+
+def _matching(runs: list[dict], pairs: list) -> list[dict]:
+    """The leading ``runs`` that were made on the leading ``pairs`` (same start and goal cells)."""
+    kept = []
+    for run, (s, g, _) in zip(runs, pairs, strict=False):
+        if run["start"] != list(s) or run["goal"] != list(g):
+            break
+        kept.append(run)
+    return kept
 
 
 def _summary(result: dict) -> list[dict]:
