@@ -77,10 +77,9 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
         pairs = [(s, g, start_state(grid, s, rng)) for s, g in random_pairs(grid, n, seed)]
         for name, settings in METHODS.items():
             runs = entry["runs"][name] = _matching(earlier.get(maze, {}).get(name, []), pairs)
-            for k, (s, g, start) in enumerate(tqdm(pairs, disable=not progress, desc=f"{maze} {name}",
-                                                   initial=len(runs))):
-                if k < len(runs):
-                    continue
+            bar = tqdm(total=n, initial=len(runs), disable=not progress, desc=f"{maze} {name}")
+            for k in range(len(runs), n):
+                s, g, start = pairs[k]
                 goal = grid.cell_center(g)
                 t0 = time.perf_counter()
                 planned = (plan(prior, normalizer, start, goal, CANDIDATES, seed=seed + k, **settings)
@@ -92,6 +91,8 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
                              "plan_end_error": float(np.linalg.norm(planned[-1, :2].numpy() - goal)),
                              "seconds": seconds})
                 write_json(out / "maze_planning.json", result)  # a rerun resumes from here
+                bar.update()
+            bar.close()
     result["summary"] = _summary(result)
     return finish(out, "maze_planning", result, _table(result), _plot)
 
