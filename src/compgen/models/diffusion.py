@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from compgen.algebra.component import Component
 from compgen.algebra.compose import Conditioned
+from compgen.models.image import ImageUNet, image_side
 from compgen.models.temporal import TemporalUNet
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
 
@@ -49,9 +50,12 @@ class DiffusionNetwork(Component, nn.Module):
         dim: data dimension D.
         hidden: width of the hidden layers (MLP), or of the U-Net's first level.
         layers: number of hidden layers (MLP), or of the U-Net's down-sampling levels.
-        backbone: ``"mlp"``, or ``"temporal_unet"`` for sequences of ``channels`` features per
-            step stored flat, step-major (:class:`~compgen.models.temporal.TemporalUNet`).
-        channels: features per step (``"temporal_unet"`` only; D must be a multiple).
+        backbone: ``"mlp"``; ``"temporal_unet"`` for sequences of ``channels`` features per
+            step stored flat, step-major (:class:`~compgen.models.temporal.TemporalUNet`); or
+            ``"unet2d"`` for square images of ``channels`` channels stored flat, channel-major
+            (:class:`~compgen.models.image.ImageUNet`, diffusers' UNet2DModel).
+        channels: features per step or image channels (``"temporal_unet"`` and ``"unet2d"``
+            only; D must be a multiple).
         num_classes: if set, condition on an integer label in [0, num_classes).
         cond_dim: if set, condition on a (B, cond_dim) vector.
         cond_dropout: probability of training with the null condition (conditional models).
@@ -67,11 +71,11 @@ class DiffusionNetwork(Component, nn.Module):
                  schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None, init_seed: int = 0,
                  t_min: float = 5e-3, backbone: str = "mlp", channels: int | None = None):
         nn.Module.__init__(self)
-        if backbone not in ("mlp", "temporal_unet"):
-            raise ValueError(f"backbone must be 'mlp' or 'temporal_unet', got {backbone!r}")
-        if (backbone == "temporal_unet") != (channels is not None) or (channels and dim % channels):
-            raise ValueError(f"channels must be given exactly for backbone='temporal_unet' and divide "
-                             f"dim={dim}; got backbone={backbone!r}, channels={channels}")
+        if backbone not in ("mlp", "temporal_unet", "unet2d"):
+            raise ValueError(f"backbone must be 'mlp', 'temporal_unet' or 'unet2d', got {backbone!r}")
+        if (backbone != "mlp") != (channels is not None) or (channels and dim % channels):
+            raise ValueError(f"channels must be given exactly for backbone='temporal_unet' or 'unet2d' "
+                             f"and divide dim={dim}; got backbone={backbone!r}, channels={channels}")
         if num_classes is not None and cond_dim is not None:
             raise ValueError("give num_classes or cond_dim, not both")
         self.dim, self.schedule, self.name = dim, schedule, name
@@ -90,13 +94,16 @@ class DiffusionNetwork(Component, nn.Module):
                 blocks += [nn.Linear(dim + emb_dim if i == 0 else hidden, hidden), nn.SiLU()]
             out = 1 if self.has_energy else dim  # a scalar energy, or a noise vector
             self.net = nn.Sequential(*blocks, nn.Linear(hidden, out))
-        else:
+        elif backbone == "temporal_unet":
             self.net = TemporalUNet(channels, dim // channels, emb_dim, hidden, layers,
                                     scalar=self.has_energy)
+        else:
+            self.net = ImageUNet(channels, image_side(dim, channels), emb_dim, hidden, layers,
+                                 scalar=self.has_energy)
         with torch.no_grad():  # re-draw every weight from our own generator
             gen = torch.Generator().manual_seed(init_seed)
             for layer in self.modules():
-                if isinstance(layer, nn.Linear | nn.Embedding | nn.Conv1d | nn.ConvTranspose1d):
+                if isinstance(layer, nn.Linear | nn.Embedding | nn.Conv1d | nn.ConvTranspose1d | nn.Conv2d):
                     bound = 1 / math.sqrt(layer.weight[0].numel())  # PyTorch's default fan-in bound
                     layer.weight.uniform_(-bound, bound, generator=gen)
                     if getattr(layer, "bias", None) is not None:

@@ -1,0 +1,123 @@
+"""Synthetic scenes for compositional text-to-image: coloured shapes on a 3x3 grid of places.
+
+A scene is 1-5 objects, each a shape (circle, square, triangle) of a colour (red, green, blue,
+yellow) in one of nine places (top left, top, ..., bottom right), at most one object per place,
+drawn crisply on black at ``SIZE`` x ``SIZE`` pixels, centred in its place. Each object is
+described by one sentence ("a red circle in the top left"); a scene's paragraph joins them.
+
+24 x 24 rather than 32 x 32: a 32-pixel U-Net costs twice the CPU per training step here
+(0.89 vs 0.57 s at batch 64 on one core), and 8-pixel places still hold a 7-pixel shape whose
+kind a fill ratio tells apart.
+
+Held out: no training scene shows a red object together with a blue one (``held_out``), so a
+request for both is a combination neither model saw; the sentence models still saw each
+sentence, the paragraph model never saw such a paragraph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SIZE = 24
+CELL = SIZE // 3
+SHAPES = ("circle", "square", "triangle")
+COLOURS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0),
+           "yellow": (1.0, 1.0, 0.0)}
+PLACES = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom",
+          "bottom right")  # row-major over the 3x3 grid
+HALF = 3  # shapes span 7 pixels (centre +- 3): one pixel apart in neighbouring places
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One object: its shape, colour and place (index into PLACES)."""
+
+    shape: str
+    colour: str
+    place: int
+
+    @property
+    def sentence(self) -> str:
+        return describe(self.shape, self.colour, self.place)
+
+
+def describe(shape: str, colour: str, place: int) -> str:
+    """The sentence for an object, e.g. "a red circle in the top left"."""
+    name = PLACES[place]
+    where = f"at the {name}" if name in ("top", "bottom") else \
+        f"on the {name}" if name in ("left", "right") else f"in the {name}"
+    return f"a {colour} {shape} {where}"
+
+
+def paragraph(objects: list[SceneObject]) -> str:
+    """A whole-scene description: the objects' sentences joined by "and"."""
+    return " and ".join(o.sentence for o in objects)
+
+
+def shape_mask(shape: str) -> np.ndarray:
+    """(7, 7) boolean mask of a shape centred in its box."""
+    r = np.arange(-HALF, HALF + 1)
+    dy, dx = np.meshgrid(r, r, indexing="ij")
+    if shape == "circle":
+        return dx**2 + dy**2 <= (HALF + 0.5) ** 2 - 1  # a disc without the box's corners
+    if shape == "square":
+        return np.ones_like(dx, dtype=bool)
+    if shape == "triangle":  # apex up; the width grows by one pixel per side per row
+        return abs(dx) <= (dy + HALF) / 2 + 0.5
+    raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+
+
+def place_center(place: int) -> tuple[int, int]:
+    """The centre pixel (row, col) of a place."""
+    row, col = divmod(place, 3)
+    return row * CELL + CELL // 2, col * CELL + CELL // 2
+
+
+def render(objects: list[SceneObject]) -> np.ndarray:
+    """(3, SIZE, SIZE) float32 image in [0, 1]; black background."""
+    image = np.zeros((3, SIZE, SIZE), dtype=np.float32)
+    for o in objects:
+        mask = shape_mask(o.shape)
+        r, c = place_center(o.place)
+        rows, cols = np.nonzero(mask)
+        rows, cols = rows + r - HALF, cols + c - HALF
+        image[:, rows, cols] = np.array(COLOURS[o.colour], dtype=np.float32)[:, None]
+    return image
+
+
+def held_out(objects: list[SceneObject]) -> bool:
+    """The combination kept out of training: a red and a blue object in one scene."""
+    colours = {o.colour for o in objects}
+    return "red" in colours and "blue" in colours
+
+
+def random_objects(rng: np.random.Generator, n: int) -> list[SceneObject]:
+    """``n`` objects in distinct random places with random shapes and colours."""
+    if not 1 <= n <= len(PLACES):
+        raise ValueError(f"a scene holds 1 to {len(PLACES)} objects, got {n}")
+    out = []
+    for place in rng.choice(len(PLACES), n, replace=False):
+        out.append(SceneObject(SHAPES[rng.integers(len(SHAPES))],
+                               list(COLOURS)[rng.integers(len(COLOURS))], int(place)))
+    return out
+
+
+def random_scene(rng: np.random.Generator, n: int, split: str = "train") -> list[SceneObject]:
+    """A scene of ``n`` objects from ``split``: "train" (never held out), "held_out" (always),
+    or "any"."""
+    if split not in ("train", "held_out", "any"):
+        raise ValueError(f"split must be 'train', 'held_out' or 'any', got {split!r}")
+    while True:
+        objects = random_objects(rng, n)
+        if split == "any" or held_out(objects) == (split == "held_out"):
+            return objects
+
+
+def make_scenes(n: int, seed: int = 0, max_objects: int = 5, split: str = "train"
+                ) -> tuple[np.ndarray, list[list[SceneObject]]]:
+    """``n`` scenes of 1..max_objects objects (uniform count) and their (n, 3, SIZE, SIZE) images."""
+    rng = np.random.default_rng(seed)
+    scenes = [random_scene(rng, int(rng.integers(1, max_objects + 1)), split) for _ in range(n)]
+    return np.stack([render(s) for s in scenes]) if scenes else np.zeros((0, 3, SIZE, SIZE)), scenes

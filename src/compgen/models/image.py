@@ -1,0 +1,64 @@
+"""An image body for diffusion models: diffusers' ``UNet2DModel``, fed compgen's noise and
+condition embedding, so an image model is an ordinary :class:`~compgen.DiffusionNetwork`
+(trained, composed, sampled and checkpointed like every other)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class ImageUNet(nn.Module):
+    """U-Net over square images stored flat, (B, C * S * S), channel-major.
+
+    Its input is the diffusion network's feature vector ``[x, embedding]``. The embedding
+    (compgen's log-SNR features plus the condition) is projected to the U-Net's time-embedding
+    width and added to it through diffusers' ``class_embed_type="identity"`` route; the U-Net's
+    own timestep input stays 0, so noise levels are continuous, not a discrete timestep grid.
+
+    Args:
+        channels: C, image channels.
+        size: S, image side in pixels; divisible by 2 ** depth.
+        emb_dim: size of the noise + condition embedding.
+        width: channels of the first level (doubled at each level down).
+        depth: number of down-sampling levels; attention at the lowest level only (CPU).
+        scalar: output one number per image, the sum of a one-channel map (an energy).
+    """
+
+    def __init__(self, channels: int, size: int, emb_dim: int, width: int = 16, depth: int = 2,
+                 scalar: bool = False):
+        super().__init__()
+        from diffusers import UNet2DModel
+
+        if size % 2**depth:
+            raise ValueError(f"image size {size} must be divisible by 2 ** depth = {2 ** depth}")
+        self.channels, self.size, self.scalar = channels, size, scalar
+        levels = depth + 1
+        self.unet = UNet2DModel(
+            sample_size=size, in_channels=channels, out_channels=1 if scalar else channels,
+            block_out_channels=tuple(width * 2**i for i in range(levels)), layers_per_block=1,
+            down_block_types=("DownBlock2D",) * depth + ("AttnDownBlock2D",),
+            up_block_types=("AttnUpBlock2D",) + ("UpBlock2D",) * depth,
+            norm_num_groups=min(8, width), attention_head_dim=width * 2**depth,
+            class_embed_type="identity")
+        self.embed = nn.Linear(emb_dim, 4 * width)  # to the U-Net's time-embedding width
+
+    def forward(self, features: Tensor) -> Tensor:
+        d = self.channels * self.size**2
+        x, emb = features[:, :d], features[:, d:]
+        image = x.view(-1, self.channels, self.size, self.size)
+        zero = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        out = self.unet(image, zero, class_labels=self.embed(emb)).sample
+        if self.scalar:
+            return out.sum(dim=(1, 2, 3))[:, None]
+        return out.reshape(-1, d)
+
+
+def image_side(dim: int, channels: int) -> int:
+    """S for a flat image of ``dim`` = channels * S * S values; raises if it is not square."""
+    side = math.isqrt(dim // channels) if dim % channels == 0 else 0
+    if side * side * channels != dim:
+        raise ValueError(f"dim={dim} is not channels * S * S for channels={channels}")
+    return side

