@@ -53,5 +53,5 @@ def test_temporal_errors():
         cg.EnergyDiffusion(dim=30, backbone="temporal_unet", channels=4)
     with pytest.raises(ValueError, match="horizon 6 must be divisible by 2 \\*\\* depth = 4"):
         cg.EnergyDiffusion(dim=12, backbone="temporal_unet", channels=2, layers=2, hidden=8)
-    with pytest.raises(ValueError, match="backbone must be 'mlp' or 'temporal_unet'"):
+    with pytest.raises(ValueError, match="backbone must be 'mlp', 'temporal_unet' or 'unet2d'"):
         cg.EnergyDiffusion(dim=4, backbone="transformer")

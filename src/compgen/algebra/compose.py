@@ -195,6 +195,79 @@ class Conditioned(Component):
         return f"{self.model!r}.given({shown})"
 
 
+class Guided(Component):
+    """One conditional model under several conditions at once, with guidance weights:
+
+    ``p(x) * prod_i (p(x | c_i) / p(x)) ** w_i``, i.e. ``E = E_0 + sum_i w_i (E_i - E_0)``, where
+    ``E_0`` is the model's unconditional (null-condition) energy. A product over conditions
+    with classifier-free guidance (Ho & Salimans 2022; Liu et al. 2022, Composable Diffusion);
+    a negative weight subtracts a condition ("... and no blue square").
+
+    It is the same density as ``m.given(null) ** (1 - sum w) & m.given(c_1) ** w_1 & ...``, but
+    evaluates every condition of the model in ONE batched call per step instead of K + 1.
+
+    Args:
+        model: a conditional model whose ``energy`` / ``score`` take ``cond`` with one row per
+            point and that names its unconditional input as ``null_condition``.
+        conditions: (K, ...) one condition per row (e.g. (K, 384) sentence embeddings).
+        weights: (K,) guidance weights, or one weight for all.
+    """
+
+    def __init__(self, model: Component, conditions: Tensor, weights: Sequence[float] | Tensor | float):
+        null = getattr(model, "null_condition", None)
+        if null is None:
+            raise TypeError(f"Guided needs a conditional model with a null_condition; {model!r} has none")
+        conditions = torch.as_tensor(conditions)
+        if conditions.dim() == 0 or conditions.shape[1:] != null.shape or len(conditions) == 0:
+            raise ValueError(f"Guided: conditions must have shape (K, {', '.join(map(str, null.shape))}) "
+                             f"with K >= 1, got {tuple(conditions.shape)}")
+        k = len(conditions)
+        weights = torch.as_tensor(weights, dtype=torch.float32).expand(k) if \
+            torch.as_tensor(weights).dim() == 0 else torch.as_tensor(weights, dtype=torch.float32)
+        if weights.shape != (k,):
+            raise ValueError(f"Guided: weights must be one number or have shape ({k},), "
+                             f"got {tuple(weights.shape)}")
+        self.model, self.conditions, self.weights = model, conditions, weights
+        self.dim, self.schedule, self.has_energy = model.dim, model.schedule, model.has_energy
+        self.t_min, self.num_categories = model.t_min, model.num_categories
+        # block 0 is the null condition; its coefficient makes the weights sum to one
+        self._rows = torch.cat([null[None].to(conditions), conditions])
+        self._coefficients = torch.cat([1 - weights.sum()[None], weights])
+
+    def _batched(self, x: Tensor, t: float | Tensor, with_energy: bool) -> tuple[Tensor | None, Tensor]:
+        self._check_x(x)
+        b, blocks = x.shape[0], len(self._rows)
+        xs = x.repeat(blocks, 1)
+        ts = t.repeat(blocks) if isinstance(t, Tensor) and t.dim() == 1 else t
+        conds = self._rows.repeat_interleave(b, dim=0)
+        if with_energy:
+            energy, score = self.model.energy_and_score(xs, ts, cond=conds)
+        else:
+            energy, score = None, self.model.score(xs, ts, cond=conds)
+        c = self._coefficients.to(x)
+        score = (c[:, None, None] * score.view(blocks, b, -1)).sum(0)
+        if energy is not None:
+            energy = (c[:, None] * energy.view(blocks, b)).sum(0)
+        return energy, score
+
+    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        self.require_energy("Guided.energy")
+        return self._batched(x, t, with_energy=True)[0]
+
+    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        return self._batched(x, t, with_energy=False)[1]
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
+        return self._batched(x, t, with_energy=self.has_energy)
+
+    def leaves(self) -> list[Component]:
+        return [self]
+
+    def __repr__(self) -> str:
+        w = ", ".join(f"{v:g}" for v in self.weights.tolist())
+        return f"guided({self.model!r}, {len(self.conditions)} conditions, w=[{w}])"
+
+
 class Clamped(Component):
     """``p(x_free | x_known = values)``: a component over the D - k free coordinates.
 

@@ -109,6 +109,8 @@ def random_scene(rng: np.random.Generator, n: int, split: str = "train") -> list
     or "any"."""
     if split not in ("train", "held_out", "any"):
         raise ValueError(f"split must be 'train', 'held_out' or 'any', got {split!r}")
+    if split == "held_out" and n < 2:
+        raise ValueError(f"a held-out scene needs a red and a blue object: n must be >= 2, got {n}")
     while True:
         objects = random_objects(rng, n)
         if split == "any" or held_out(objects) == (split == "held_out"):
@@ -117,7 +119,9 @@ def random_scene(rng: np.random.Generator, n: int, split: str = "train") -> list
 
 def make_scenes(n: int, seed: int = 0, max_objects: int = 5, split: str = "train"
                 ) -> tuple[np.ndarray, list[list[SceneObject]]]:
-    """``n`` scenes of 1..max_objects objects (uniform count) and their (n, 3, SIZE, SIZE) images."""
+    """``n`` scenes of 1..max_objects objects (uniform count; 2.. for the held-out split, which
+    needs a red and a blue object) and their (n, 3, SIZE, SIZE) images."""
     rng = np.random.default_rng(seed)
-    scenes = [random_scene(rng, int(rng.integers(1, max_objects + 1)), split) for _ in range(n)]
+    fewest = 2 if split == "held_out" else 1
+    scenes = [random_scene(rng, int(rng.integers(fewest, max_objects + 1)), split) for _ in range(n)]
     return np.stack([render(s) for s in scenes]) if scenes else np.zeros((0, 3, SIZE, SIZE)), scenes

@@ -121,6 +121,14 @@ class DiffusionNetwork(Component, nn.Module):
                 "name": self.name, "init_seed": self.init_seed, "t_min": self.t_min,
                 "backbone": self.backbone, "channels": self.channels}
 
+    @property
+    def null_condition(self) -> Tensor | None:
+        """The condition that means "none" (the unconditional model): the reserved label, or
+        the zero vector; None for unconditional models."""
+        if self.num_classes is not None:
+            return torch.tensor(self.num_classes)
+        return None if self.cond_dim is None else torch.zeros(self.cond_dim)
+
     def given(self, condition: Tensor | int) -> Conditioned:
         """This model with a fixed condition, as a component: p(x | condition)."""
         if not self.conditional:
