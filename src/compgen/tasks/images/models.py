@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from compgen.data.scenes import SIZE, make_scenes, paragraph
+from compgen.data.scenes import COLOURS, PLACES, SHAPES, SIZE, SceneObject, make_scenes, paragraph
 from compgen.models.diffusion import ScoreDiffusion
 from compgen.models.text import EMBEDDING_DIM, sentence_encoder
 from compgen.training import train
@@ -28,6 +28,29 @@ from compgen.training import train
 KINDS = ("sentences", "paragraph")
 WIDTH, DEPTH = 16, 2  # U-Net levels of 16 / 32 / 64 channels: 0.7M parameters
 BATCH = 64
+
+
+_VOCABULARY_STATS: tuple[Tensor, float] | None = None
+
+
+def encode(texts: list[str], progress: bool = False) -> Tensor:
+    """(N, 384) model conditions for ``texts``: MiniLM embeddings, centred on the mean of the
+    108 object sentences and scaled to unit variance per coordinate.
+
+    Raw unit-norm embeddings of these sentences differ by a few hundredths per coordinate (pairwise
+    cosine about 0.4-0.5); standardized, they reach the network at the scale its layers expect.
+    The statistics come from the fixed sentence vocabulary, so they need no storing.
+    """
+    global _VOCABULARY_STATS
+    encoder = sentence_encoder()
+    if _VOCABULARY_STATS is None:
+        vocabulary = [SceneObject(shape, colour, place).sentence
+                      for shape in SHAPES for colour in COLOURS for place in range(len(PLACES))]
+        e = encoder.encode(vocabulary)
+        mean = e.mean(0)
+        _VOCABULARY_STATS = mean, (e - mean).pow(2).mean().sqrt().item()
+    mean, scale = _VOCABULARY_STATS
+    return (encoder.encode(list(texts), progress) - mean) / scale
 
 
 def image_model(kind: str, seed: int = 0) -> ScoreDiffusion:
@@ -57,12 +80,10 @@ def training_set(kind: str, scenes: int, seed: int = 0, progress: bool = True) -
     """
     images, objects = make_scenes(scenes, seed)
     x = to_model_space(torch.from_numpy(images))
-    encoder = sentence_encoder()
     if kind == "sentences":
         rows = [i for i, scene in enumerate(objects) for _ in scene]
-        texts = [o.sentence for scene in objects for o in scene]
-        return x[rows], encoder.encode(texts, progress)
-    return x, encoder.encode([paragraph(scene) for scene in objects], progress)
+        return x[rows], encode([o.sentence for scene in objects for o in scene], progress)
+    return x, encode([paragraph(scene) for scene in objects], progress)
 
 
 def train_image_model(kind: str, steps: int, scenes: int, seed: int = 0, progress: bool = True,
