@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import compgen as cg
-from compgen.algebra import Guided
+from compgen.algebra import guided
 from compgen.data.scenes import (
     PLACES,
     SHAPES,
@@ -62,7 +62,7 @@ def test_detector_rejects_what_is_not_there():
 
 
 def _guided_parts(model, conditions, weights):
-    """The same density as Guided, built from the algebra one condition at a time."""
+    """The same density as guided(), built from the algebra one condition at a time."""
     parts = [model.given(model.null_condition) ** float(1 - sum(weights))]
     parts += [model.given(c) ** float(w) for c, w in zip(conditions, weights, strict=True)]
     return cg.Product(parts)
@@ -72,11 +72,11 @@ def _guided_parts(model, conditions, weights):
 def test_guided_batched_equals_one_condition_at_a_time(kind):
     model = kind(3, hidden=16, layers=2, cond_dim=4, init_seed=1)
     conditions, weights = torch.randn(3, 4), [2.0, 1.5, -0.5]
-    guided = Guided(model, conditions, weights)
+    composed = guided(model, conditions, weights)
     x, t = torch.randn(7, 3), torch.rand(7) * 0.9 + 0.05
     calls = []
     handle = model.net.register_forward_hook(lambda *_: calls.append(1))
-    e_guided, s_guided = guided.energy_and_score(x, t)
+    e_guided, s_guided = composed.energy_and_score(x, t)
     handle.remove()
     assert len(calls) == 1  # every condition in one forward pass
     e_parts, s_parts = _guided_parts(model, conditions, weights).energy_and_score(x, t)
@@ -90,11 +90,11 @@ def test_guided_batched_equals_one_condition_at_a_time(kind):
 def test_guided_rejects_bad_conditions():
     model = cg.ScoreDiffusion(3, hidden=8, layers=1, cond_dim=4)
     with pytest.raises(ValueError, match=r"conditions must have shape \(K, 4\)"):
-        Guided(model, torch.randn(2, 5), 1.0)
+        guided(model, torch.randn(2, 5), 1.0)
     with pytest.raises(ValueError, match="weights"):
-        Guided(model, torch.randn(2, 4), [1.0, 2.0, 3.0])
+        guided(model, torch.randn(2, 4), [1.0, 2.0, 3.0])
     with pytest.raises(TypeError, match="null_condition"):
-        Guided(cg.ScoreDiffusion(3, hidden=8, layers=1), torch.randn(2, 4), 1.0)
+        guided(cg.ScoreDiffusion(3, hidden=8, layers=1), torch.randn(2, 4), 1.0)
 
 
 def _tiny_unet(conditional: bool):
@@ -146,10 +146,10 @@ def test_diffusers_conditional_unet_composes_and_samples():
                           null_condition=torch.zeros(2, 6))
     conditions, weights = torch.randn(2, 2, 6), [3.0, 2.0]
     x = torch.randn(5, model.dim)
-    guided = Guided(model, conditions, weights)
-    torch.testing.assert_close(guided.score(x, 0.4), _guided_parts(model, conditions, weights).score(x, 0.4),
-                               rtol=1e-4, atol=1e-4)
-    result = cg.sample(guided, n=3, sampler="reverse", levels=4, generator=torch.Generator().manual_seed(0))
+    composed = guided(model, conditions, weights)
+    parts = _guided_parts(model, conditions, weights)
+    torch.testing.assert_close(composed.score(x, 0.4), parts.score(x, 0.4), rtol=1e-4, atol=1e-4)
+    result = cg.sample(composed, n=3, sampler="reverse", levels=4, generator=torch.Generator().manual_seed(0))
     assert result.x.shape == (3, model.dim) and torch.isfinite(result.x).all()
     with pytest.raises(ValueError, match="leading dimension"):
         model.score(x, 0.4, cond=torch.randn(2, 2, 6))

@@ -1,11 +1,12 @@
 """The algebra of densities: one component protocol and the compositions built on it."""
 
 from compgen.algebra.component import Component, EnergyRequiredError
-from compgen.algebra.compose import Clamped, Conditioned, Guided, Mixture, Power, Product, mixture, negate
+from compgen.algebra.compose import Clamped, Conditioned, Mixture, Power, Product, mixture, negate
 from compgen.algebra.discrete import DiscreteComponent, all_states, one_hot
-from compgen.algebra.factor_graph import FactorGraph
+from compgen.algebra.factor_graph import FactorGraph, guided, guided_factors
 
 __all__ = [
     "Clamped", "Component", "Conditioned", "DiscreteComponent", "EnergyRequiredError", "FactorGraph",
-    "Guided", "Mixture", "Power", "Product", "all_states", "mixture", "negate", "one_hot",
+    "Mixture", "Power", "Product", "all_states", "guided", "guided_factors", "mixture", "negate",
+    "one_hot",
 ]

@@ -35,7 +35,7 @@ class DiffusersUNet(Component):
         scheduler: any diffusers scheduler with ``alphas_cumprod`` (DDPM, DDIM, PNDM, ...); its
             ``prediction_type`` ("epsilon", "v_prediction" or "sample") is honoured.
         null_condition: the input that means "no condition" (e.g. the text encoder's embedding
-            of ""), for guidance (:class:`compgen.algebra.Guided`); None for unconditional use.
+            of ""), for guidance (:func:`compgen.algebra.guided`); None for unconditional use.
         schedule: compgen's noise schedule that t refers to.
     """
 
