@@ -13,6 +13,7 @@ from compgen.data.scenes import (
     held_out,
     make_scenes,
     paragraph,
+    parse,
     random_scene,
     render,
 )
@@ -164,3 +165,45 @@ def test_image_model_checkpoint_round_trip(tmp_path):
     x, cond = torch.randn(2, model.dim), torch.randn(2, 384)
     with torch.no_grad():
         torch.testing.assert_close(loaded.score(x, 0.5, cond), model.score(x, 0.5, cond))
+
+
+def test_sentences_parse_back_to_their_objects():
+    for obj in (SceneObject("triangle", "yellow", 8), SceneObject("square", "green", 4)):
+        assert parse(obj.sentence) == obj
+    assert parse("  A red circle   in the TOP LEFT ") == SceneObject("circle", "red", 0)
+    with pytest.raises(ValueError, match="expected 'a <colour> <shape> <where>'"):
+        parse("a purple circle in the top left")
+
+
+def test_tapestry_windows_read_the_canvas_where_they_sit():
+    from compgen.tasks.images.tapestry import Layout, Region, window_indices
+
+    layout = Layout.from_objects(24, 48, [("circle", "red", 0, 0), ("square", "blue", 2, 3)])
+    assert [(r.top, r.left) for r in layout.regions] == [(0, 0), (0, 8), (0, 16), (0, 24)]
+    # windows every 8 pixels; each names the objects inside it in its own places
+    assert layout.regions[0].sentences == ("a red circle in the top left",)
+    assert layout.regions[1].sentences == ("a blue square in the bottom right",)
+    assert layout.regions[3].sentences == ("a blue square in the bottom left",)
+    canvas = np.random.default_rng(0).random((3, 24, 48)).astype(np.float32)
+    for region in layout.regions:
+        window = canvas.reshape(-1)[window_indices(layout, region).numpy()].reshape(3, 24, 24)
+        assert np.array_equal(window, canvas[:, :, region.left:region.left + 24])
+    with pytest.raises(ValueError, match="multiple of 8"):
+        Layout(24, 48, (Region(0, 4),))
+    with pytest.raises(ValueError, match="cannot read"):
+        Layout(24, 48, (Region(0, 0, ("a red blob",)),))
+
+
+def test_image_cli_smoke(tmp_path, capsys):
+    from compgen.cli import main
+    from compgen.tasks.images.models import image_model
+
+    path = cg.save(image_model("sentences", seed=0), tmp_path / "untrained.safetensors")
+    out = tmp_path / "image.png"
+    main(["image", "a red circle in the top left", "a blue square at the bottom", "--negate",
+          "a green triangle in the center", "--model", str(path), "--n", "2", "--set", "levels=3",
+          "--out", str(out), "--quiet"])
+    assert out.stat().st_size > 0
+    assert "of 2 images show every requested object" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="cannot read"):
+        main(["image", "a red thing", "--model", str(path)])

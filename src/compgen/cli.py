@@ -28,6 +28,9 @@ and sample the composition correctly with annealed MCMC.
   compgen bench discrete-mixing        Gibbs vs Gibbs-with-Gradients vs MH (RBM, Ising)
   compgen train-language balanced      train an autoregressive model of a constraint language
   compgen arrange problem.json         solve an object-arrangement problem by composing constraints
+  compgen image "a red circle in the top left" "a blue square at the bottom"
+                                       text-to-image by composing one factor per sentence (PNG)
+  compgen tapestry [layout.json]       a wider canvas from per-window sentence products (PNG)
 """
 
 
@@ -43,6 +46,9 @@ BENCH_HELP = """\
   maze-planning     PointMaze: plan by composition vs inpainting, success and normalized score
                     per maze (needs models from `compgen train-maze`; --n: start/goal pairs)
   maze-factors      PointMaze: waypoint, region to avoid, one of two goals, by adding factors
+  images            text-to-image: composed sentence models vs the monolithic paragraph model,
+                    1-4 objects, seen and held-out combinations; negation; tapestry (needs
+                    `compgen train-images` for both kinds in --models; --n: prompts per cell)
 """
 
 
@@ -187,6 +193,60 @@ def cmd_train_images(args: argparse.Namespace) -> None:
     _save_with_record(model, out, args, seconds, kind=args.kind, scenes=args.scenes, steps_done=args.steps)
 
 
+def _image_model(path: str | None):
+    from compgen.checkpoint import load
+    from compgen.models.pretrained import WEIGHTS_DIR
+
+    return load(Path(path) if path else WEIGHTS_DIR / "scenes_sentences.safetensors")
+
+
+def cmd_image(args: argparse.Namespace) -> None:
+    from compgen.data.scenes import parse
+    from compgen.metrics.scenes import correct
+    from compgen.tasks.images.generate import sample_images, sentence_product
+    from compgen.tasks.images.plots import image_grid
+
+    try:
+        objects = [parse(s) for s in args.sentences]
+        for s in args.negate:
+            parse(s)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    composition = sentence_product(_image_model(args.model), args.sentences, args.weight,
+                                   negatives=args.negate)
+    images, result = sample_images(composition, args.n, args.sampler, seed=args.seed, progress=not args.quiet,
+                                   **_settings(args.set))
+    found = sum(correct(i, objects) for i in images.numpy())
+    prompt = " and ".join(args.sentences) + "".join(f" and not {s}" for s in args.negate)
+    image_grid([(f"{args.sampler}: {prompt}", images.numpy())], Path(args.out), scale=1.6)
+    print(f"{prompt}\n{args.sampler}: {result.summary()}\n{found} of {args.n} images show every requested "
+          f"object (detector); wrote {args.out}")
+
+
+def cmd_tapestry(args: argparse.Namespace) -> None:
+    from compgen.tasks.images.generate import sample_images
+    from compgen.tasks.images.plots import image_grid
+    from compgen.tasks.images.tapestry import Layout, region_correct, tapestry
+
+    try:
+        layout = Layout.from_json(args.layout) if args.layout else Layout.from_objects(
+            24, 48, [("circle", "red", 0, 0), ("square", "blue", 2, 2), ("triangle", "yellow", 1, 4),
+                     ("circle", "green", 2, 5)])
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    composition = tapestry(_image_model(args.model), layout, args.weight)
+    images, result = sample_images(composition, args.n, args.sampler, seed=args.seed, progress=not args.quiet,
+                                   canvas=(layout.height, layout.width), **_settings(args.set))
+    ok = region_correct(images.numpy(), layout)
+    for region, right in zip(layout.regions, ok.T, strict=True):
+        print(f"window at (top {region.top}, left {region.left}): {int(right.sum())}/{args.n} correct: "
+              + (" and ".join(region.sentences) or "(no sentences: unconditional)"))
+    image_grid([(f"{args.sampler}: {len(layout.regions)} windows", images.numpy())], Path(args.out),
+               scale=2.0)
+    print(f"{args.sampler}: {result.summary()}\n{int(ok.all(1).sum())} of {args.n} canvases right in every "
+          f"window; wrote {args.out}")
+
+
 def cmd_plan(args: argparse.Namespace) -> None:
     from compgen.data.pointmaze import MazeGrid, make_env
     from compgen.models.pretrained import WEIGHTS_DIR
@@ -305,13 +365,18 @@ def cmd_bench(args: argparse.Namespace) -> None:
     elif args.which == "maze-planning":
         from compgen.tasks.maze.planning_bench import run_maze_planning
 
-        result = run_maze_planning(out, Path(args.models), mazes=tuple(args.mazes), progress=progress,
-                                   **({} if args.n is None else {"n": args.n}))
+        result = run_maze_planning(out, Path(args.models or "data/maze_models"), mazes=tuple(args.mazes),
+                                   progress=progress, **({} if args.n is None else {"n": args.n}))
     elif args.which == "maze-factors":
         from compgen.tasks.maze.factor_tasks import run_maze_factors
 
-        result = run_maze_factors(out, Path(args.models), progress=progress,
+        result = run_maze_factors(out, Path(args.models or "data/maze_models"), progress=progress,
                                   **({} if args.n is None else {"n": args.n}))
+    elif args.which == "images":
+        from compgen.tasks.images.bench import run_images_benchmark
+
+        result = run_images_benchmark(out, Path(args.models or "data/image_models"), progress=progress,
+                                      **({} if args.n is None else {"scenes": args.n}))
     elif args.which == "languages":
         from compgen.tasks.languages_bench import run_languages_benchmark
 
@@ -462,6 +527,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=".", help="folder for arrangement_{unary,binary}.safetensors")
     p.set_defaults(func=cmd_train_arrangement)
 
+    image_help = ("Compose one factor per sentence of a sentence-level model (shipped: 24x24 scenes of "
+                  "coloured shapes) with guidance, p(x) prod_i (p(x|t_i)/p(x))^w, all sentences in one "
+                  "batched pass per step, and sample it. Sentences read 'a <red|green|blue|yellow> "
+                  "<circle|square|triangle> <in the top left|at the top|...|in the center|...>'.")
+    p = sub.add_parser("image", help="text-to-image by composing sentence factors; writes a PNG grid",
+                       description=image_help)
+    p.add_argument("sentences", nargs="+", help='e.g. "a red circle in the top left"')
+    p.add_argument("--negate", action="append", default=[], metavar="SENTENCE",
+                   help="an object that must not appear (a negative-weight factor)")
+    p.add_argument("--out", default="image.png")
+    for q in (p, tapestry_parser := sub.add_parser(
+            "tapestry", help="a wider canvas from per-window sentence products; writes a PNG",
+            description="Multiply per-window sentence products over overlapping 24x24 windows of a larger "
+            "canvas and sample the product. The layout JSON is {\"height\": H, \"width\": W, \"regions\": "
+            "[{\"top\": y, \"left\": x, \"sentences\": [...]}]}, windows starting on multiples of 8 pixels "
+            "and sentences in each window's own places. Without a file: a 24x48 example.")):
+        q.add_argument("--model", help="sentence model checkpoint (default: the shipped scenes_sentences)")
+        q.add_argument("--n", type=int, default=8, help="images")
+        q.add_argument("--sampler", default="ula", choices=["ula", "reverse"])
+        q.add_argument("--weight", type=float, default=3.0, help="guidance weight per sentence")
+        q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="sampler setting, e.g. --set levels=20")
+        q.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_image)
+    tapestry_parser.add_argument("layout", nargs="?", help="layout JSON (default: a built-in example)")
+    tapestry_parser.add_argument("--out", default="tapestry.png")
+    tapestry_parser.set_defaults(func=cmd_tapestry)
+
     p = sub.add_parser("sample", help="sample a composition expression")
     p.add_argument("expression", help='e.g. "(bars_h & bars_v) | ring" or "ring & ~corner"')
     p.add_argument("--components", default="energy", choices=["analytic", "energy", "score"],
@@ -479,7 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark; writes JSON + PNG under --out",
                        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing",
-                                     "arrangement", "maze-efficiency", "maze-planning", "maze-factors"])
+                                     "arrangement", "maze-efficiency", "maze-planning", "maze-factors",
+                                     "images"])
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, help="samples (chains) per run; default: the benchmark's own")
     p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
@@ -489,8 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", default=["product", "mixture"],
                    help="data-efficiency tasks (one process each runs in parallel)")
     p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder (maze benchmarks)")
-    p.add_argument("--models", default="data/maze_models",
-                   help="folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints (maze-planning)")
+    p.add_argument("--models", help="folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints "
+                   "(maze benchmarks; default data/maze_models) or of scenes_sentences / scenes_paragraph "
+                   "`compgen train-images` checkpoints (images; default data/image_models)")
     p.add_argument("--mazes", nargs="+", default=["umaze", "medium", "large"], help="maze-planning mazes")
     p.set_defaults(func=cmd_bench)
 

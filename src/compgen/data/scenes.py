@@ -51,6 +51,21 @@ def describe(shape: str, colour: str, place: int) -> str:
     return f"a {colour} {shape} {where}"
 
 
+def parse(sentence: str) -> SceneObject:
+    """The object a sentence describes (the inverse of :func:`describe`); raises ValueError for
+    a sentence outside the vocabulary, listing what it accepts."""
+    vocabulary = {describe(s, c, p): SceneObject(s, c, p)
+                  for s in SHAPES for c in COLOURS for p in range(len(PLACES))}
+    try:
+        return vocabulary[" ".join(sentence.lower().split())]
+    except KeyError:
+        raise ValueError(
+            f"cannot read {sentence!r}: expected 'a <colour> <shape> <where>' with colour in "
+            f"{list(COLOURS)}, shape in {list(SHAPES)} and where one of 'in the top left', "
+            "'at the top', 'in the top right', 'on the left', 'in the center', 'on the right', "
+            "'in the bottom left', 'at the bottom', 'in the bottom right'") from None
+
+
 def paragraph(objects: list[SceneObject]) -> str:
     """A whole-scene description: the objects' sentences joined by "and"."""
     return " and ".join(o.sentence for o in objects)

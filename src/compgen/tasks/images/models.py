@@ -67,9 +67,9 @@ def to_model_space(images: Tensor) -> Tensor:
     return (2 * images - 1).reshape(len(images), -1)
 
 
-def to_images(x: Tensor) -> Tensor:
-    """Inverse of :func:`to_model_space`, clipped to [0, 1]."""
-    return ((x.reshape(len(x), 3, SIZE, SIZE) + 1) / 2).clamp(0, 1)
+def to_images(x: Tensor, height: int = SIZE, width: int = SIZE) -> Tensor:
+    """Inverse of :func:`to_model_space`, clipped to [0, 1]: (N, 3*H*W) -> (N, 3, H, W)."""
+    return ((x.reshape(len(x), 3, height, width) + 1) / 2).clamp(0, 1)
 
 
 def training_set(kind: str, scenes: int, seed: int = 0, progress: bool = True) -> tuple[Tensor, Tensor]:
