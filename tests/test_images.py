@@ -207,3 +207,14 @@ def test_image_cli_smoke(tmp_path, capsys):
     assert "of 2 images show every requested object" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="cannot read"):
         main(["image", "a red thing", "--model", str(path)])
+
+
+def test_v_prediction_turns_the_network_output_into_noise():
+    model = cg.ScoreDiffusion(4, hidden=8, layers=1, prediction="v", init_seed=3)
+    x, t = torch.randn(5, 4), torch.tensor(0.4)
+    alpha, sigma = model.schedule.alpha(t), model.schedule.sigma(t)
+    v = model.net(model._features(x, 0.4, None))
+    torch.testing.assert_close(model.predict_noise(x, 0.4), alpha * v + sigma * x)
+    torch.testing.assert_close(model.score(x, 0.4), -(alpha * v + sigma * x) / sigma)
+    with pytest.raises(ValueError, match="prediction must be 'eps' or 'v'"):
+        cg.ScoreDiffusion(4, prediction="x0")

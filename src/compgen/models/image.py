@@ -19,12 +19,6 @@ class ImageUNet(nn.Module):
     route; the U-Net's own timestep input stays 0, so noise levels are continuous, not a
     discrete timestep grid. Every residual block is FiLM-modulated by it (scale and shift).
 
-    A per-channel mean head adds to the output a constant per channel, computed from the input's
-    per-channel means and the embedding. The U-Net normalizes every block and its output with
-    GroupNorm, which removes each image's mean colour, so on its own it cannot tell how much of
-    that mean is noise: reverse diffusion with such a model let the mean colour drift to +-5
-    (measured), giving flat yellow or cyan images.
-
     Two fixed coordinate channels (row and column in [-1, 1]) join the image: convolutions and
     attention are translation-equivariant, so without them "in the top left" can be told from
     "in the center" only through the zero padding at the borders (measured: a first model
@@ -57,8 +51,6 @@ class ImageUNet(nn.Module):
             class_embed_type="identity", resnet_time_scale_shift="scale_shift")
         self.embed = nn.Sequential(nn.Linear(emb_dim, 4 * width), nn.SiLU(),
                                    nn.Linear(4 * width, 4 * width))
-        self.mean_head = nn.Sequential(nn.Linear(channels + emb_dim, 4 * width), nn.SiLU(),
-                                       nn.Linear(4 * width, 1 if scalar else channels))
         r = torch.linspace(-1, 1, size)
         coordinates = torch.stack(torch.meshgrid(r, r, indexing="ij"))  # (2, S, S)
         self.register_buffer("coordinates", coordinates, persistent=False)
@@ -70,8 +62,6 @@ class ImageUNet(nn.Module):
         image = torch.cat([image, self.coordinates.to(x).expand(len(x), -1, -1, -1)], dim=1)
         zero = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         out = self.unet(image, zero, class_labels=self.embed(emb)).sample
-        means = x.view(-1, self.channels, self.size**2).mean(-1)
-        out = out + self.mean_head(torch.cat([means, emb], dim=-1))[:, :, None, None]
         if self.scalar:
             return out.sum(dim=(1, 2, 3))[:, None]
         return out.reshape(-1, d)

@@ -54,12 +54,12 @@ def encode(texts: list[str], progress: bool = False) -> Tensor:
 
 
 def image_model(kind: str, seed: int = 0) -> ScoreDiffusion:
-    """An untrained text-conditioned image model (score parameterization)."""
+    """An untrained text-conditioned image model (score parameterization, v-prediction)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     return ScoreDiffusion(3 * SIZE * SIZE, hidden=WIDTH, layers=DEPTH, backbone="unet2d", channels=3,
                           cond_dim=EMBEDDING_DIM, cond_dropout=0.1, name=f"scenes_{kind}",
-                          init_seed=seed)
+                          init_seed=seed, prediction="v")
 
 
 def to_model_space(images: Tensor) -> Tensor:
