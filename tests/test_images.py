@@ -209,6 +209,15 @@ def test_image_cli_smoke(tmp_path, capsys):
         main(["image", "a red thing", "--model", str(path)])
 
 
+def test_image_cli_uses_the_shipped_sentence_model(tmp_path, capsys):
+    from compgen.cli import main
+
+    out = tmp_path / "shipped.png"
+    main(["image", "a red circle in the top left", "--n", "2", "--set", "levels=3", "--out", str(out),
+          "--quiet"])
+    assert out.stat().st_size > 0 and "of 2 images show" in capsys.readouterr().out
+
+
 def test_v_prediction_turns_the_network_output_into_noise():
     model = cg.ScoreDiffusion(4, hidden=8, layers=1, prediction="v", init_seed=3)
     x, t = torch.randn(5, 4), torch.tensor(0.4)
