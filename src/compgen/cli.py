@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "scene's paragraph (the monolithic baseline). The checkpoint is rewritten every "
                        "500 steps, so an interrupted run leaves a usable model (its .json says how far).")
     p.add_argument("--kind", default="sentences", choices=["sentences", "paragraph"])
-    p.add_argument("--steps", type=int, default=5000, help="training steps at batch 64")
+    p.add_argument("--steps", type=int, default=8000, help="training steps at batch 64")
     p.add_argument("--scenes", type=int, default=20000, help="training scenes (no red beside blue)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint (.safetensors; default data/image_models/scenes_KIND)")
@@ -545,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
             "and sentences in each window's own places. Without a file: a 24x48 example.")):
         q.add_argument("--model", help="sentence model checkpoint (default: the shipped scenes_sentences)")
         q.add_argument("--n", type=int, default=8, help="images")
-        q.add_argument("--sampler", default="ula", choices=["ula", "reverse"])
+        q.add_argument("--sampler", default="ula", choices=["ula", "mala", "reverse"])
         q.add_argument("--weight", type=float, default=3.0, help="guidance weight per sentence")
         q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="sampler setting, e.g. --set levels=20")

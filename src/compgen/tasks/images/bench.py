@@ -33,6 +33,7 @@ from compgen.tasks.results import finish, machine
 # name -> (model kind, sampler, how the prompt becomes a composition)
 METHODS = {
     "composition, annealed ULA": ("sentences", "ula", sentence_product),
+    "composition, annealed MALA (line-integral MH)": ("sentences", "mala", sentence_product),
     "composition, reverse diffusion": ("sentences", "reverse", sentence_product),
     "monolithic, annealed ULA": ("paragraph", "ula", paragraph_prompt),
     "monolithic, reverse diffusion": ("paragraph", "reverse", paragraph_prompt),
@@ -52,7 +53,7 @@ def detector_check(n: int = 2000, seed: int = 123) -> dict:
             "correct_noise_0.1": float(np.mean([correct(i, s) for i, s in zip(noisy, scenes, strict=True)]))}
 
 
-def run_images_benchmark(out: Path, models: Path, scenes: int = 16, images: int = 4,
+def run_images_benchmark(out: Path, models: Path, scenes: int = 8, images: int = 6,
                          counts: tuple[int, ...] = (1, 2, 3, 4), weight: float = GUIDANCE, seed: int = 0,
                          progress: bool = True) -> dict:
     """Accuracy per (objects, split, method) over ``scenes`` prompts x ``images`` samples each."""
@@ -84,7 +85,7 @@ def run_images_benchmark(out: Path, models: Path, scenes: int = 16, images: int 
                                     "images_per_second": scenes * images / seconds,
                                     "network_passes_per_image": passes / scenes})
     bar.close()
-    result["negation"] = _negation(nets["sentences"], weight, images * scenes, seed)
+    result["negation"] = _negation(nets["sentences"], weight, 32, seed)
     result["tapestry"], canvases = _tapestry(nets["sentences"], weight, seed)
     result["summary"] = _summary(result)
     image_grid(_example_rows(examples), out / "images_examples.png")
