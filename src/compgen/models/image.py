@@ -30,8 +30,9 @@ class ImageUNet(nn.Module):
     The embedding also enters as a picture: a linear map to ``MAP_CHANNELS`` coarse maps of
     (S/4) x (S/4) cells, upsampled and stacked on the input. FiLM scales and shifts whole
     channels, so "where" has to be built from the coordinate channels through several layers;
-    measured: with FiLM alone, 5000 steps learned colours but neither places nor shapes
-    (detector accuracy at chance for one sentence).
+    the map gives it a direct route. (Added while a model ignored places; the cause turned out
+    to be the loss weighting, see :func:`compgen.training.dsm_loss`, so what the map adds on
+    its own is not measured.)
 
     Args:
         channels: C, image channels.
