@@ -9,7 +9,6 @@ import math
 import torch
 from torch import Tensor, nn
 
-
 MAP_CHANNELS = 4
 
 
