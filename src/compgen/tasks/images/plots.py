@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,14 @@ def image_grid(rows: list[tuple[str, np.ndarray]], path: Path, scale: float = 1.
 
     per = max(len(images) for _, images in rows)
     height, width = rows[0][1].shape[2:]
+    fig_width = scale * per * width / height
+    # wrap titles to the figure's width: a title wider than the figure makes tight_layout
+    # shrink every image to nothing
+    titles = [textwrap.fill(title, width=max(20, int(fig_width * 19))) for title, _ in rows]
+    lines = max(t.count("\n") + 1 for t in titles)
     fig, axes = plt.subplots(len(rows), per, squeeze=False,
-                             figsize=(scale * per * width / height, scale * len(rows) + 0.3))
-    for ax_row, (title, images) in zip(axes, rows, strict=True):
+                             figsize=(fig_width, (scale + 0.1 * lines) * len(rows) + 0.3))
+    for ax_row, title, (_, images) in zip(axes, titles, rows, strict=True):
         for j, ax in enumerate(ax_row):
             ax.axis("off")
             if j < len(images):
