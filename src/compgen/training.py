@@ -17,8 +17,8 @@ from compgen.models.diffusion import DiffusionNetwork
 
 def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator: torch.Generator,
              t_min: float = 1e-3) -> Tensor:
-    """``E_{t, eps} || eps_hat(alpha_t x0 + sigma_t eps, t) - eps ||^2`` (for v-prediction models
-    the same in v, ``|| v_hat - v ||^2``).
+    """``E_{t, eps} w_t || eps_hat(alpha_t x0 + sigma_t eps, t) - eps ||^2``, with the model's
+    :meth:`~compgen.DiffusionNetwork.noise_loss_weight` w_t (1, or for v-models the v loss).
 
     t is drawn uniformly in log-SNR over [t_min, 1], the spacing the samplers' grids use, so
     low noise levels, where thin structure lives, get their share of training.
@@ -33,13 +33,7 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
         cond = torch.where(drop, model.num_classes, cond) if model.num_classes is not None \
             else torch.where(drop[:, None], torch.zeros_like(cond), cond)
     eps_hat = model.predict_noise(alpha * x0 + sigma * eps, t, cond, create_graph=True)
-    error = ((eps_hat - eps) ** 2).sum(-1)
-    if getattr(model, "prediction", "eps") == "v":
-        # A v-model is trained on v: its error is the noise error / alpha_t. The noise loss gives
-        # the error of the predicted x0 a weight SNR_t, nearly nothing at high noise, where an
-        # image's layout is decided (measured: eps-loss image models learned colours, not places).
-        error = error / alpha[:, 0] ** 2
-    return error.mean()
+    return (model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
 
 
 def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: int = 256,

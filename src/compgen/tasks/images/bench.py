@@ -85,7 +85,7 @@ def run_images_benchmark(out: Path, models: Path, scenes: int = 8, images: int =
                                     "images_per_second": scenes * images / seconds,
                                     "network_passes_per_image": passes / scenes})
     bar.close()
-    result["negation"] = _negation(nets["sentences"], weight, 32, seed)
+    result["negation"] = _negation(nets["sentences"], weight, seed)
     result["tapestry"], canvases = _tapestry(nets["sentences"], weight, seed)
     result["summary"] = _summary(result)
     image_grid(_example_rows(examples), out / "images_examples.png")
@@ -100,7 +100,7 @@ def _record(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _negation(model, weight: float, n: int, seed: int) -> dict:
+def _negation(model, weight: float, seed: int, n: int = 32) -> dict:
     """"a red circle in the top left" with and without "and nothing in the center" (the twelve
     center sentences negated): how often something is drawn in the center, and the red circle."""
     wanted = [SceneObject("circle", "red", 0)]

@@ -30,13 +30,12 @@ from compgen.tasks.images.models import encode, to_images
 GUIDANCE = 3.0  # guidance weight per sentence (Composable Diffusion's CLEVR setting was higher)
 # Annealed MCMC: at each of 25 levels an ancestral move down, then 2 Langevin steps (75
 # evaluations of the composition per image, against reverse diffusion's 50).
+_ANNEALED = {"levels": 25, "steps": 2, "reverse_step": True, "step_size": 0.3}
 SAMPLERS: dict[str, dict] = {
     "reverse": {"sampler": "reverse", "levels": 50},
-    "ula": {"sampler": "ula", "levels": 25, "steps": 2, "reverse_step": True, "adapt": False,
-            "step_size": 0.3},
+    "ula": {"sampler": "ula", **_ANNEALED, "adapt": False},
     # MH-corrected with the score's line integral over the two end points: no extra evaluation
-    "mala": {"sampler": "mala", "levels": 25, "steps": 2, "reverse_step": True, "line_points": 2,
-             "step_size": 0.3},
+    "mala": {"sampler": "mala", **_ANNEALED, "line_points": 2},
 }
 
 
