@@ -347,11 +347,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from compgen.tasks.fidelity_bench import run_fidelity_benchmark
 
         result = run_fidelity_benchmark(out, seeds=args.seeds, analytic_seeds=args.analytic_seeds,
-                                        progress=progress, **sizes)
+                                        tasks=args.tasks, progress=progress, **sizes)
     elif args.which == "data-efficiency":
         from compgen.tasks.data_efficiency import run_data_efficiency
 
-        result = run_data_efficiency(out, tasks=tuple(args.tasks), seeds=args.seeds, steps=args.steps,
+        result = run_data_efficiency(out, tasks=tuple(args.tasks or ("product", "mixture")),
+                                     seeds=args.seeds, steps=args.steps,
                                      progress=progress)
     elif args.which == "arrangement":
         from compgen.tasks.arrangement.bench import run_arrangement_benchmark
@@ -580,8 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--analytic-seeds", type=int, default=8,
                    help="repeats per row with analytic components (fidelity; cheap, so more)")
     p.add_argument("--steps", type=int, default=8000, help="training steps per model (data-efficiency)")
-    p.add_argument("--tasks", nargs="+", default=["product", "mixture"],
-                   help="data-efficiency tasks (one process each runs in parallel)")
+    p.add_argument("--tasks", nargs="+",
+                   help="data-efficiency tasks (default: product mixture; one process each runs in "
+                   "parallel); fidelity: rerun only these tasks, keeping the others' rows")
     p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder (maze benchmarks)")
     p.add_argument("--models", help="folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints "
                    "(maze benchmarks; default data/maze_models) or of scenes_sentences / scenes_paragraph "

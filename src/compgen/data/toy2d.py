@@ -2,7 +2,8 @@
 
 ``bars_h & bars_v`` is a 4x4 grid of blobs that neither factor shows on its own;
 ``ring & bands`` keeps (mostly) the ring's diagonal modes; ``ring & corner ** -0.5`` removes
-mass from the upper-right ones.
+mass from the upper-right ones; ``bars_h & bars_v & diagonals`` keeps the ten grid blobs that lie
+on the three diagonal stripes.
 """
 
 from __future__ import annotations
@@ -62,9 +63,24 @@ def bands() -> GaussianMixture:
     return bars(True, centers=(-1.41, 1.41), width=0.3, length=1.5)
 
 
+def diagonals(offsets: tuple[float, ...] = (-1.0, 0.0, 1.0), width: float = 0.12,
+              half_length: float = 3.0, per_line: int = 48) -> GaussianMixture:
+    """Thin stripes along y = x + c for c in ``offsets``, each ``2 * half_length`` long.
+
+    A stripe is ``per_line`` isotropic Gaussians spaced about ``width`` apart along the line, so
+    its density is flat along it (no ripple) and Gaussian across it.
+    """
+    along = torch.tensor([1.0, 1.0]) / math.sqrt(2)
+    across = torch.tensor([-1.0, 1.0]) / math.sqrt(2)  # y - x = c at c / sqrt(2) along this
+    s = torch.linspace(-half_length, half_length, per_line)
+    means = torch.cat([c / math.sqrt(2) * across + s[:, None] * along for c in offsets])
+    return GaussianMixture(means, width, name="diagonals")
+
+
 def corner() -> GaussianMixture:
     """A broad blob over the upper-right quadrant (negated, it removes the ring's modes there)."""
     return blob((1.5, 1.5), 1.0, name="corner")
 
 
-DENSITIES = {"ring": ring, "bars_h": bars_h, "bars_v": bars_v, "bands": bands, "corner": corner}
+DENSITIES = {"ring": ring, "bars_h": bars_h, "bars_v": bars_v, "bands": bands, "corner": corner,
+             "diagonals": diagonals}

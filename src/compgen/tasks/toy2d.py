@@ -21,6 +21,7 @@ from compgen.training import train
 TASKS = {
     "product": "bars_h & bars_v",
     "product_ring": "ring & bands",
+    "product_three": "bars_h & bars_v & diagonals",
     "mixture": "ring | bars_h",
     "negation": "ring & corner ** -0.5",  # p_ring / p_corner^0.5; see README on strength 1
 }
