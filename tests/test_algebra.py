@@ -186,3 +186,20 @@ def test_clamped_is_the_exact_conditional(gen):
         base.clamp([0], torch.tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match="indices must be distinct"):
         base.clamp([0, 0], torch.tensor([1.0, 2.0]))
+
+
+def test_three_factor_product_keeps_the_grid_points_on_the_diagonals():
+    """bars_h & bars_v & diagonals: exact (grid-normalized) mass sits on the 10 of the 16 grid
+    blobs with y - x in {-1, 0, 1}, the flat stripes weighing those 10 about alike."""
+    q = toy2d.bars_h() & toy2d.bars_v() & toy2d.diagonals()
+    ref = cg.metrics.grid_density(q, lo=-3, hi=3, resolution=300)
+    c = torch.tensor(toy2d.BAND_CENTERS)
+    points = torch.cartesian_prod(c, c)  # (16, 2) grid blobs (x, y)
+    x = ref.sample(20000, torch.Generator().manual_seed(0))
+    nearest = torch.cdist(x, points).argmin(1)
+    assert (torch.cdist(x, points).min(1).values < 0.4).float().mean() > 0.99
+    mass = torch.bincount(nearest, minlength=16).float() / len(x)
+    on = ((points[:, 1] - points[:, 0]).abs() < 1.5)
+    assert on.sum() == 10 and mass[~on].sum() < 0.01
+    # 10 blobs of similar weight; the Gaussian bar lengths (std 1.5) make outer ones lighter
+    assert mass[on].min() > 0.04 and mass[on].max() < 0.2

@@ -70,7 +70,7 @@ def test_sample_rejects_bad_expression():
 
 def test_shipped_weights_have_training_records():
     names = available()
-    assert {"bars_h", "bars_v", "ring", "bands", "corner", "balanced", "motif"} <= set(names)
+    assert {"bars_h", "bars_v", "ring", "bands", "corner", "diagonals", "balanced", "motif"} <= set(names)
     for name in names:
         record = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
         assert record["command"].startswith("compgen train")
@@ -103,6 +103,19 @@ def test_fidelity_benchmark_covers_every_task_and_kind(tmp_path, monkeypatch):
     assert ("mixture", "score", "reverse levels=3") in errors  # a score-only mixture cannot be built
     assert ("product", "score", "mala levels=3") in errors  # MH needs energies
     assert (tmp_path / "fidelity.png").exists() and (tmp_path / "fidelity.md").exists()
+
+    # rerunning one task keeps every other row as it was, in the same order
+    again = bench.run_fidelity_benchmark(tmp_path, n=40, seeds=1, tasks=["negation"], progress=False)
+    assert [(r["task"], r["kind"], r["sampler"]) for r in again["rows"]] == \
+        [(r["task"], r["kind"], r["sampler"]) for r in result["rows"]]
+    kept = [r for r in result["rows"] if r["task"] != "negation"]
+    assert [r for r in again["rows"] if r["task"] != "negation"] == json.loads(json.dumps(kept))
+    assert again["kept_from_earlier_run"]["tasks"] == [t for t in toy2d.TASKS if t != "negation"]
+    assert (tmp_path / "fidelity_negation.png").exists()
+    with pytest.raises(ValueError, match="n=40.*rerun every task"):
+        bench.run_fidelity_benchmark(tmp_path, n=41, seeds=1, tasks=["negation"], progress=False)
+    with pytest.raises(ValueError, match="unknown \\['nope'\\]"):
+        bench.run_fidelity_benchmark(tmp_path, n=40, seeds=1, tasks=["nope"], progress=False)
 
 
 def test_discrete_mixing_benchmark_smoke(tmp_path, monkeypatch):

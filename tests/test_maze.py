@@ -136,6 +136,11 @@ def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
     result = efficiency.run_maze_efficiency(tmp_path / "bench", tmp_path, episodes=(1, 2),
                                             iterations=(1, 2), seeds=(0,), progress=False)
     assert len(result["runs"]) == 2 * 2 * 2 and (tmp_path / "bench" / "maze_efficiency.png").exists()
+    # a rerun keeps those runs and trains only the new (episodes, seed)
+    more = efficiency.run_maze_efficiency(tmp_path / "bench", tmp_path, episodes=(1, 2),
+                                          iterations=(1, 2), seeds=(0, 1), progress=False)
+    assert more["runs"][:8] == result["runs"] and len(more["runs"]) == 16
+    assert {r["seed"] for r in more["runs"][8:]} == {1}
 
 
 def test_avoid_factors_repel_from_the_region_and_goal_mixtures_have_one_component_per_goal():

@@ -35,14 +35,16 @@ and sample the composition correctly with annealed MCMC.
 
 
 BENCH_HELP = """\
-  fidelity          every continuous sampler on 2D product / mixture / negation (~50 min)
+  fidelity          every continuous sampler on the 2D products, mixture and negation (~80 min;
+                    --tasks reruns some tasks and keeps the other rows)
   data-efficiency   factor models vs one monolithic model at equal data (~45 min per task)
   languages         two autoregressive language models composed: naive vs MCMC (~20 min)
   discrete-mixing   Gibbs vs Gibbs-with-Gradients vs MH on an RBM and an Ising lattice
   arrangement       constraint satisfaction by composed factors vs three baselines, 2-8 objects
                     (--n: problems per size)
   maze-efficiency   PointMaze: time-factorized vs monolithic trajectory model over data and
-                    iterations (needs `compgen maze-data --maze umaze`; ~1 h)
+                    iterations (needs `compgen maze-data --maze umaze`; ~9 min per data size
+                    and seed; --episodes adds data sizes to the runs already in --out)
   maze-planning     PointMaze: plan by composition vs inpainting, success and normalized score
                     per maze (needs models from `compgen train-maze`; --n: start/goal pairs)
   maze-factors      PointMaze: waypoint, region to avoid, one of two goals, by adding factors
@@ -362,7 +364,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     elif args.which == "maze-efficiency":
         from compgen.tasks.maze.efficiency import run_maze_efficiency
 
-        result = run_maze_efficiency(out, Path(args.data), progress=progress)
+        result = run_maze_efficiency(out, Path(args.data), progress=progress,
+                                     **({} if args.episodes is None else {"episodes": tuple(args.episodes)}))
     elif args.which == "maze-planning":
         from compgen.tasks.maze.planning_bench import run_maze_planning
 
@@ -589,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(maze benchmarks; default data/maze_models) or of scenes_sentences / scenes_paragraph "
                    "`compgen train-images` checkpoints (images; default data/image_models)")
     p.add_argument("--mazes", nargs="+", default=["umaze", "medium", "large"], help="maze-planning mazes")
+    p.add_argument("--episodes", nargs="+", type=int,
+                   help="maze-efficiency data sizes in episodes (default 1 5 20); earlier runs in "
+                   "--out with the same settings are kept")
     p.set_defaults(func=cmd_bench)
 
     for p in sub.choices.values():

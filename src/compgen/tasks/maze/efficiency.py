@@ -9,12 +9,15 @@ is trained on the first N episodes (1000 steps each) of the U-maze data set, sna
 taken at several iteration counts of one cosine-schedule run, and each snapshot samples
 trajectories from states of held-out episodes (the last ``HELD_OUT`` episodes) with the same
 annealed MALA. Accuracy is measured in MuJoCo by :func:`dynamics_error`.
-Writes maze_efficiency.{json,md,png}.
+Writes maze_efficiency.{json,md,png}; the JSON after every (episodes, seed), and a rerun into the
+same folder with the same settings keeps the runs it finds there (so it resumes, or adds data
+sizes and seeds to the earlier ones).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 import time
 from pathlib import Path
@@ -100,7 +103,9 @@ def run_maze_efficiency(out: Path, data: Path, episodes=EPISODES, iterations=ITE
               "sampler": {"name": "mala", **SAMPLER}, "machine": machine(), "runs": []}
     params = sum(p.numel() for p in trajectory_model(HORIZON, WIDTH, DEPTH).parameters())
     result["parameters_per_network"] = params
-    runs = [(n, s) for n in episodes for s in seeds]
+    result["runs"] = _earlier_runs(out / "maze_efficiency.json", result, iterations)
+    done = {(r["episodes"], r["seed"]) for r in result["runs"]}
+    runs = [(n, s) for n in episodes for s in seeds if (n, s) not in done]
     for n, seed in tqdm(runs, disable=not progress, desc="maze efficiency"):
         subset = all_steps[:n]
         win, t_win = _train_snapshots(subset, WINDOW, normalizer, iterations, seed, False)
@@ -118,6 +123,19 @@ def run_maze_efficiency(out: Path, data: Path, episodes=EPISODES, iterations=ITE
         write_json(out / "maze_efficiency.json", result)  # partial results survive an interruption
     result["summary"] = _summary(result["runs"])
     return finish(out, "maze_efficiency", result, _table(result), _plot)
+
+
+def _earlier_runs(path: Path, result: dict, iterations) -> list[dict]:
+    """Runs of an earlier benchmark into the same folder that used the same models, starts,
+    sampler and iteration counts (any data sizes and seeds); [] otherwise."""
+    if not path.exists():
+        return []
+    earlier = json.loads(path.read_text())
+    same = ("horizon", "window", "width", "depth", "episode_steps", "starts", "per_start", "sampler")
+    if any(earlier.get(k) != result[k] for k in same) or \
+            {r["iterations"] for r in earlier.get("runs", [])} != set(iterations):
+        return []
+    return earlier["runs"]
 
 
 def _summary(runs: list[dict]) -> list[dict]:
