@@ -7,9 +7,12 @@ lowest-energy one and execute it in MuJoCo with the same tracking controller for
 limit. Composition: annealed MALA on the prior conditioned on (clamped to) the start state and
 the goal position over the last HOLD steps. Inpainting: reverse
 diffusion on the prior, start and goal overwritten after every step (Diffuser's conditioning).
+Composition + free space: the same, times a factor from the map that keeps every step out of
+the walls (:func:`~compgen.tasks.maze.planning.free_space`), which inpainting cannot take.
 No plan: the controller aims straight at the goal, which shows what planning adds.
-Writes maze_planning.{json,md,png}; the JSON after every plan, and a rerun into the same folder
-with the same settings resumes from it (more pairs extend the earlier ones: pairs are drawn in order).
+Writes maze_planning.{json,md,png}; the JSON after every plan. A rerun into the same folder with
+the same shared settings keeps the earlier runs of every method whose settings are unchanged
+(more pairs extend them: pairs are drawn in order), and the earlier entries of mazes not rerun.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from tqdm.auto import tqdm
 
 from compgen.data.pointmaze import MazeGrid, make_env
 from compgen.files import write_json
-from compgen.tasks.maze.planning import HOLD, HORIZONS, SETTINGS, execute, plan, start_state
+from compgen.tasks.maze.planning import HOLD, HORIZONS, SETTINGS, execute, free_space, plan, start_state
 from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
 from compgen.tasks.results import finish, machine
 
 MAZES = ("umaze", "medium", "large")
 CANDIDATES = 2
 METHODS = {"composition (annealed MALA)": {"method": "compose", "sampler": "mala"},
+           "composition + free space (annealed MALA)": {"method": "compose", "sampler": "mala",
+                                                        "free_space": True},
            "inpainting (reverse diffusion)": {"method": "inpaint"},
            "no plan (PD straight to the goal)": {}}  # what the controller does without a plan
 
@@ -65,7 +70,8 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
     result = {"candidates": CANDIDATES, "hold": HOLD, "methods": METHODS, "settings": SETTINGS,
               "machine": machine(),
               "mazes": {}}
-    earlier = _earlier_runs(out / "maze_planning.json", result)
+    earlier = _earlier(out / "maze_planning.json", result)
+    result["mazes"] = {m: entry for m, entry in earlier.get("mazes", {}).items() if m not in mazes}
     for maze in mazes:
         env, grid, prior, normalizer, records = planning_setup(Path(models), maze)
         horizon = HORIZONS[maze]
@@ -76,7 +82,12 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
         rng = np.random.default_rng(seed)
         pairs = [(s, g, start_state(grid, s, rng)) for s, g in random_pairs(grid, n, seed)]
         for name, settings in METHODS.items():
-            runs = entry["runs"][name] = _matching(earlier.get(maze, {}).get(name, []), pairs)
+            same = earlier.get("methods", {}).get(name) == settings
+            old = earlier.get("mazes", {}).get(maze, {}).get("runs", {}).get(name, []) if same else []
+            runs = entry["runs"][name] = _matching(old, pairs)
+            settings = dict(settings)
+            if settings.pop("free_space", False):
+                settings["extra"] = free_space(normalizer, grid, horizon)
             bar = tqdm(total=n, initial=len(runs), disable=not progress, desc=f"{maze} {name}")
             for k in range(len(runs), n):
                 s, g, start = pairs[k]
@@ -93,19 +104,20 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
                 write_json(out / "maze_planning.json", result)  # a rerun resumes from here
                 bar.update()
             bar.close()
+    result["mazes"] = {m: result["mazes"][m] for m in MAZES if m in result["mazes"]}
     result["summary"] = _summary(result)
     return finish(out, "maze_planning", result, _table(result), _plot)
 
 
-def _earlier_runs(path: Path, result: dict) -> dict:
-    """Runs per maze and method from an earlier (possibly interrupted) run into the same folder,
-    if it used the same methods and settings; {} otherwise."""
+def _earlier(path: Path, result: dict) -> dict:
+    """An earlier (possibly interrupted or partial) run into the same folder, if it used the same
+    shared settings; {} otherwise."""
     if not path.exists():
         return {}
     earlier = json.loads(path.read_text())
-    if any(earlier.get(k) != result[k] for k in ("candidates", "hold", "methods", "settings")):
+    if any(earlier.get(k) != result[k] for k in ("candidates", "hold", "settings")):
         return {}
-    return {maze: entry["runs"] for maze, entry in earlier["mazes"].items()}
+    return earlier
 
 
 def _matching(runs: list[dict], pairs: list) -> list[dict]:
@@ -139,7 +151,7 @@ def _table(result: dict) -> str:
     lines = ["PointMaze-v3 (gymnasium-robotics' port of D4RL maze2d, not D4RL itself): success "
              "(within 0.5 of the goal within D4RL's episode limit) and D4RL-normalized score "
              "(mean ± s.e.m.), best of "
-             f"{result['candidates']} plans; the same factorized models for both methods", "",
+             f"{result['candidates']} plans; the same factorized models for every method", "",
              "| maze | method | pairs | success | normalized score | s / plan | horizon | "
              "training (CPU min, parameters) |", "|---|---|---|---|---|---|---|---|"]
     for r in result["summary"]:
@@ -161,7 +173,8 @@ def _plot(result: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
-        sel = [next(r for r in rows if r["maze"] == z and r["method"] == m) for z in mazes]
+        missing = {"success": np.nan, "score": np.nan, "score_sem": 0.0}  # not run on that maze
+        sel = [next((r for r in rows if r["maze"] == z and r["method"] == m), missing) for z in mazes]
         x = np.arange(len(mazes)) + (i - (len(methods) - 1) / 2) * width
         axes[0].bar(x, [100 * r["success"] for r in sel], width, label=m)
         axes[1].bar(x, [r["score"] for r in sel], width, yerr=[r["score_sem"] for r in sel],
