@@ -8,7 +8,7 @@ import torch
 
 from compgen.algebra.factor_graph import FactorGraph
 from compgen.data.pointmaze import generate, make_env
-from compgen.tasks.maze.planning import anchor, avoid, execute, plan
+from compgen.tasks.maze.planning import anchor, avoid, execute, free_space, plan
 from compgen.tasks.maze.trajectories import (
     CHANNELS,
     Normalizer,
@@ -129,6 +129,24 @@ def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
     assert [r["method"] for r in result["summary"]] == list(result["methods"])
     assert all(len(runs) == 2 for runs in result["mazes"]["umaze"]["runs"].values())
 
+    # a rerun keeps the runs of unchanged methods and the entries of mazes it does not rerun,
+    # and redoes a method whose settings changed
+    import compgen.tasks.maze.planning_bench as planning_bench
+
+    result["mazes"]["medium"] = result["mazes"]["umaze"]  # stands for a maze run earlier
+    (tmp_path / "bench" / "maze_planning.json").write_text(json.dumps(result))
+    changed = next(iter(planning_bench.METHODS))
+    monkeypatch.setitem(planning_bench.METHODS, changed,
+                        {**planning_bench.METHODS[changed], "sampler": "ula"})
+    main(["bench", "maze-planning", "--models", str(tmp_path), "--mazes", "umaze", "--n", "2",
+          "--out", str(tmp_path / "bench"), "--quiet"])
+    again = json.loads((tmp_path / "bench" / "maze_planning.json").read_text())
+    assert list(again["mazes"]) == ["umaze", "medium"]
+    assert again["mazes"]["medium"] == result["mazes"]["medium"]
+    for name, runs in again["mazes"]["umaze"]["runs"].items():
+        before = result["mazes"]["umaze"]["runs"][name]
+        assert ([r["seconds"] for r in runs] == [r["seconds"] for r in before]) == (name != changed)
+
     smoke = {"HELD_OUT": 1, "STARTS": 1, "PER_START": 2, "HORIZON": 16,
              "SAMPLER": {"levels": 2, "steps": 1}}
     for name, value in smoke.items():
@@ -159,3 +177,23 @@ def test_avoid_factors_repel_from_the_region_and_goal_mixtures_have_one_componen
     model, idx, _ = anchor(norm, range(2), np.array([[1.0, 2.0], [3.0, 4.0]]), slice(0, 2))
     assert idx == [0, 1, 6, 7]
     torch.testing.assert_close(model.means, torch.tensor([[1.0, 2.0, 1.0, 2.0], [3.0, 4.0, 3.0, 4.0]]))
+
+
+def test_free_space_factor_penalizes_wall_cells():
+    """Every step gets the same factor; a wall cell's centre sits 2.5-3.5 nats per step below
+    the free cells' centres (FREE_STD = 0.35: 4 free neighbours at distance 1 at most)."""
+    from compgen.data.pointmaze import MazeGrid
+
+    grid = MazeGrid.from_env(make_env("umaze"))
+    norm = Normalizer(mean=(0.0,) * CHANNELS, std=(1.0,) * CHANNELS)
+    factors = free_space(norm, grid, horizon=2)
+    assert [idx for _, idx, _, _ in factors] == [[0, 1], [6, 7]] and factors[0][0] is factors[1][0]
+    cells = factors[0][0]
+    rows, cols = grid.shape
+    wall = [grid.cell_center((i, j)) for i in range(1, rows - 1) for j in range(1, cols - 1)
+            if grid.walls[i][j]]
+    free = [grid.cell_center(c) for c in grid.free_cells()]
+    e_wall = cells.energy(torch.tensor(np.array(wall), dtype=torch.float32), 0.0)
+    e_free = cells.energy(torch.tensor(np.array(free), dtype=torch.float32), 0.0)
+    gap = e_wall.min() - e_free.max()
+    assert 2.5 < gap < 3.5, gap
