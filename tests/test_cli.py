@@ -19,6 +19,15 @@ def test_help_explains_commands(capsys):
         assert command in out
 
 
+def test_python_dash_m_compgen_runs_the_cli():
+    """The README says `python -m compgen`: in bash a bare `compgen` is a shell builtin."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "compgen", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("usage: compgen") and "bench" in done.stdout
+
+
 def test_demo_smoke(tmp_path, capsys):
     main(["demo", "--smoke", "--out", str(tmp_path), "--quiet"])
     out = capsys.readouterr().out
