@@ -182,8 +182,9 @@ def _plot(result: dict, path: Path) -> None:
     for ax, label in zip(axes, ("success (%)", "D4RL-normalized score"), strict=True):
         ax.set_xticks(range(len(mazes)), mazes)
         ax.set_ylabel(label)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(methods), fontsize=8)  # off the bars
     fig.suptitle("Planning in PointMaze-v3: composition vs inpainting (same models)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
