@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -15,6 +16,16 @@ def machine() -> dict:
     """What the numbers were measured with."""
     return {"torch": torch.__version__, "threads": torch.get_num_threads(),
             "python": platform.python_version()}
+
+
+def earlier(path: Path, result: dict, same: Sequence[str]) -> dict:
+    """The results an earlier (possibly interrupted) run left at ``path``, if they agree with
+    ``result`` on the ``same`` keys (the settings that make their numbers comparable); {}
+    otherwise. Benchmarks keep what they can of it instead of measuring it again."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    return old if all(old.get(k) == result[k] for k in same) else {}
 
 
 def finish(out: Path, name: str, result: dict, table: str,

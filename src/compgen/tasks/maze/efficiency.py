@@ -17,7 +17,6 @@ sizes and seeds to the earlier ones).
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ from compgen.tasks.maze.trajectories import (
     trajectory_model,
     windows,
 )
-from compgen.tasks.results import finish, machine
+from compgen.tasks.results import earlier, finish, machine
 from compgen.training import train
 
 EPISODES = (1, 5, 20)
@@ -128,14 +127,9 @@ def run_maze_efficiency(out: Path, data: Path, episodes=EPISODES, iterations=ITE
 def _earlier_runs(path: Path, result: dict, iterations) -> list[dict]:
     """Runs of an earlier benchmark into the same folder that used the same models, starts,
     sampler and iteration counts (any data sizes and seeds); [] otherwise."""
-    if not path.exists():
-        return []
-    earlier = json.loads(path.read_text())
     same = ("horizon", "window", "width", "depth", "episode_steps", "starts", "per_start", "sampler")
-    if any(earlier.get(k) != result[k] for k in same) or \
-            {r["iterations"] for r in earlier.get("runs", [])} != set(iterations):
-        return []
-    return earlier["runs"]
+    runs = earlier(path, result, same).get("runs", [])
+    return runs if {r["iterations"] for r in runs} == set(iterations) else []
 
 
 def _summary(runs: list[dict]) -> list[dict]:

@@ -17,7 +17,6 @@ the same shared settings keeps the earlier runs of every method whose settings a
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from compgen.data.pointmaze import MazeGrid, make_env
 from compgen.files import write_json
 from compgen.tasks.maze.planning import HOLD, HORIZONS, SETTINGS, execute, free_space, plan, start_state
 from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
-from compgen.tasks.results import finish, machine
+from compgen.tasks.results import earlier, finish, machine
 
 MAZES = ("umaze", "medium", "large")
 CANDIDATES = 2
@@ -68,10 +67,10 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
     """Every method on ``n`` pairs per maze, models ``{models}/{maze}_h16`` and ``_h8``."""
     out.mkdir(parents=True, exist_ok=True)
     result = {"candidates": CANDIDATES, "hold": HOLD, "methods": METHODS, "settings": SETTINGS,
-              "machine": machine(),
-              "mazes": {}}
-    earlier = _earlier(out / "maze_planning.json", result)
-    result["mazes"] = {m: entry for m, entry in earlier.get("mazes", {}).items() if m not in mazes}
+              "machine": machine()}
+    # runs of unchanged methods are kept; so are the entries of mazes not rerun
+    before = earlier(out / "maze_planning.json", result, ("candidates", "hold", "settings"))
+    result["mazes"] = {m: entry for m, entry in before.get("mazes", {}).items() if m not in mazes}
     for maze in mazes:
         env, grid, prior, normalizer, records = planning_setup(Path(models), maze)
         horizon = HORIZONS[maze]
@@ -82,8 +81,8 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
         rng = np.random.default_rng(seed)
         pairs = [(s, g, start_state(grid, s, rng)) for s, g in random_pairs(grid, n, seed)]
         for name, settings in METHODS.items():
-            same = earlier.get("methods", {}).get(name) == settings
-            old = earlier.get("mazes", {}).get(maze, {}).get("runs", {}).get(name, []) if same else []
+            same = before.get("methods", {}).get(name) == settings
+            old = before.get("mazes", {}).get(maze, {}).get("runs", {}).get(name, []) if same else []
             runs = entry["runs"][name] = _matching(old, pairs)
             settings = dict(settings)
             if settings.pop("free_space", False):
@@ -107,17 +106,6 @@ def run_maze_planning(out: Path, models: Path, mazes=MAZES, n: int = 100, seed: 
     result["mazes"] = {m: result["mazes"][m] for m in MAZES if m in result["mazes"]}
     result["summary"] = _summary(result)
     return finish(out, "maze_planning", result, _table(result), _plot)
-
-
-def _earlier(path: Path, result: dict) -> dict:
-    """An earlier (possibly interrupted or partial) run into the same folder, if it used the same
-    shared settings; {} otherwise."""
-    if not path.exists():
-        return {}
-    earlier = json.loads(path.read_text())
-    if any(earlier.get(k) != result[k] for k in ("candidates", "hold", "settings")):
-        return {}
-    return earlier
 
 
 def _matching(runs: list[dict], pairs: list) -> list[dict]:
@@ -172,8 +160,8 @@ def _plot(result: dict, path: Path) -> None:
     methods = list(result["methods"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     width = 0.8 / len(methods)
+    missing = {"success": np.nan, "score": np.nan, "score_sem": 0.0}  # a method not run on a maze
     for i, m in enumerate(methods):
-        missing = {"success": np.nan, "score": np.nan, "score_sem": 0.0}  # not run on that maze
         sel = [next((r for r in rows if r["maze"] == z and r["method"] == m), missing) for z in mazes]
         x = np.arange(len(mazes)) + (i - (len(methods) - 1) / 2) * width
         axes[0].bar(x, [100 * r["success"] for r in sel], width, label=m)
