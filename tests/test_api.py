@@ -8,7 +8,7 @@ import compgen as cg
 def test_public_api_snippet(tmp_path):
     a = cg.GaussianMixture(means=torch.tensor([[0., 1.], [0., -1.]]), stds=0.1)
     b = cg.GaussianMixture(means=torch.tensor([[1., 0.], [0., 1.]]), stds=0.2, weights=torch.tensor([.3, .7]))
-    q = (a & b) | (a & ~b)
+    q = (a & b) | (a & cg.negate(b, 0.5))
     x = cg.sample(q, n=500, sampler="hmc", generator=torch.Generator().manual_seed(0), levels=30).x
     assert x.shape == (500, 2)
     ref = cg.metrics.grid_density(q, lo=-3, hi=3, resolution=128)
@@ -24,6 +24,12 @@ def test_public_api_snippet(tmp_path):
     cg.save(m, path)
     m2 = cg.load(path)
     torch.testing.assert_close(m2.energy(y, 0.5), m.energy(y, 0.5))
+    exact = cg.log_normalizer(a & b, t=0.0)
+    assert exact.exact and exact.std_error == 0
+    assert abs(cg.metrics.grid_density((a & b) | b, lo=-3, hi=3, resolution=256).log_z) < 1e-3
+    estimate = cg.log_normalizer(m & a, t=0.0, n=64, levels=5)
+    assert not estimate.exact and estimate.std_error >= 0 and abs(estimate.t - m.t_min) < 1e-9
+    assert cg.sample(m & a, 16, levels=5).diagnostics() is not None
     for name in ("reverse", "ula", "mala", "uhmc", "hmc"):
         assert cg.sample(a & b, 16, name, levels=5).x.shape == (16, 2)
     assert cg.sample(a & b, 16, cg.samplers.AnnealedHMC(levels=5, leapfrog=2)).x.shape == (16, 2)

@@ -51,8 +51,13 @@ def test_composed_energies_match_closed_form(gen):
     e_ising = -0.5 * ((s @ ising.couplings) * s).sum(-1) - s @ ising.fields
     e_prod = e_ising + table.table
     e_field = -s @ field.fields
-    expected = -torch.logsumexp(torch.stack([-e_prod, -e_field]) + math.log(0.5), 0)
+    # a mixture mixes normalized distributions: each part divided by its sum over all 2^8 states
+    log_p = torch.stack([-e_prod - torch.logsumexp(-e_prod, 0), -e_field - torch.logsumexp(-e_field, 0)])
+    expected = -torch.logsumexp(log_p + math.log(0.5), 0)
     torch.testing.assert_close(q.energy(x), expected, rtol=1e-5, atol=1e-4)
+    unnormalized = cg.mixture([ising & table, field], normalize=False)
+    mixed = -torch.logsumexp(torch.stack([-e_prod, -e_field]) + math.log(0.5), 0)
+    torch.testing.assert_close(unnormalized.energy(x), mixed, rtol=1e-5, atol=1e-4)
     torch.testing.assert_close((~table ** 2).energy(x), -2 * table.table)
 
 

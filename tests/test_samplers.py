@@ -6,6 +6,8 @@ import pytest
 import torch
 
 import compgen as cg
+import compgen.expression
+import compgen.tasks.toy2d
 from compgen.algebra import Component
 from compgen.samplers import Target, hmc_step, langevin_step
 from conftest import z_tolerance
@@ -84,7 +86,9 @@ def test_line_integral_mh_samples_a_score_only_product():
     with pytest.raises(cg.EnergyRequiredError, match=r"scoreonly\(a\) is score-only"):
         cg.sample(q, 10, "mala")
     n = 4000
-    result = cg.sample(q, n, "mala", line_points=4, generator=torch.Generator().manual_seed(3), levels=40)
+    # exact factors seen as learned (score-only): MCMC to the last level, as for exact energies
+    result = cg.sample(q, n, "mala", line_points=4, generator=torch.Generator().manual_seed(3), levels=40,
+                       reverse_below=0.0)
     mean, var = gaussian_product([1.0, 0.0], 0.5, [0.0, 1.0], 0.8)
     assert torch.all((result.x.mean(0) - mean).abs() < z_tolerance(math.sqrt(var), n))
     assert torch.all((result.x.var(0) - var).abs() < 4.5 * var * math.sqrt(2 / n))
@@ -194,6 +198,24 @@ def test_smc_resampling_is_on_for_exact_energies_only():
     assert cg.sample(learned, 16, "mala", levels=5).resamplings == 0
 
 
+def test_learned_compositions_follow_the_reverse_process_below_the_switch_level():
+    learned = cg.EnergyDiffusion(dim=2) & gauss([0.0, 0.0], 1.0, "a")
+    switch = cg.samplers.annealed.LEARNED_REVERSE_BELOW
+    r = cg.sample(learned, 16, "mala", levels=20, steps=2)
+    below = r.levels < switch
+    assert below.any() and (~below).any()
+    assert r.acceptance[below].isnan().all() and not r.acceptance[~below].isnan().any()
+    # one evaluation per level, plus the MCMC steps above the switch
+    assert r.evaluations == 20 + 2 * int((~below).sum())
+    everywhere = cg.sample(learned, 16, "mala", levels=20, steps=2, reverse_below=0.0)
+    assert not everywhere.acceptance.isnan().any()
+    exact = gauss([0.0, 0.0], 1.0, "a") & cg.data.toy2d.ring()  # exact energies: MCMC to the end
+    assert not cg.sample(exact, 16, "mala", levels=20).acceptance.isnan().any()
+    with pytest.raises(ValueError, match="resample=True needs MCMC at every level"):
+        cg.sample(learned, 16, "mala", levels=5, resample=True, reverse_below=0.2)
+    assert not cg.sample(learned, 16, "mala", levels=5, resample=True).acceptance.isnan().any()
+
+
 class NaNBelow(Component):
     """A broken model: its score is NaN below noise level 0.5."""
 
@@ -213,10 +235,76 @@ def test_non_finite_samples_raise_naming_level_and_step(sampler):
         cg.sample(NaNBelow(), 16, sampler, levels=50)
 
 
-def test_an_improper_composition_diverges_loudly():
+def test_an_improper_composition_fails_before_sampling_or_diverges_loudly():
     improper = gauss([0.0, 0.0], 1.0, "wide") & ~gauss([0.0, 0.0], 0.1, "narrow")  # grows outward
+    with pytest.raises(cg.NotNormalizableError, match=r"wide & ~narrow is not normalizable .* ~narrow cancels"):
+        cg.sample(improper, 64, "ula")
+    hidden = ScoreOnly(gauss([0.0, 0.0], 1.0, "wide")) & ~gauss([0.0, 0.0], 0.1, "narrow")  # tails unknown
     with pytest.raises(cg.NonFiniteError, match="normalizable"):
-        cg.sample(improper, 64, "ula", adapt=False, step_size=1.0, generator=torch.Generator().manual_seed(0))
+        cg.sample(hidden, 64, "ula", adapt=False, step_size=1.0, generator=torch.Generator().manual_seed(0),
+                  reverse_below=0.0)
+
+
+@pytest.mark.parametrize("expression, ok", [
+    ("ring & ~corner", False), ("ring & corner ** -0.5", True), ("bars_h & ~bars_v", False),
+    ("(bars_h & bars_v) | ring", True), ("(ring & corner ** -0.5) ** 2", True),
+])
+def test_normalizability_of_analytic_expressions_agrees_with_grid_integration(expression, ok):
+    """The tail rule accepts what integrates along the whole path and rejects the rest: checked
+    against the grid mass in the outer ring of cells at t = 1, where a flat tail shows."""
+    q = cg.expression.parse(expression, cg.tasks.toy2d.components("analytic"))
+    if ok:
+        cg.algebra.normalizer.check_normalizable(q, 1e-3)
+    else:
+        with pytest.raises(cg.NotNormalizableError):
+            cg.algebra.normalizer.check_normalizable(q, 1e-3)
+    ref = cg.metrics.grid_density(q, lo=-30, hi=30, resolution=300, t=1.0)
+    edge = ref.probs.clone()
+    edge[10:-10, 10:-10] = 0
+    assert (edge.sum().item() < 1e-6) == ok
+    with pytest.raises(cg.NotNormalizableError, match="~corner is not normalizable"):
+        cg.expression.parse("ring | ~corner", cg.tasks.toy2d.components("analytic"))  # its Z cannot be had
+
+
+@pytest.mark.parametrize("sampler", ["mala", "hmc"])
+def test_diagnostics_flag_runaway_chains_of_an_improper_learned_composition(sampler):
+    """An untrained energy network divided by a narrow Gaussian has no normalizer: the chains run
+    off as the noise falls. The run is not silent about it; a proper composition is clean."""
+    improper = cg.EnergyDiffusion(dim=2) & cg.negate(gauss([0.0, 0.0], 0.3, "narrow"), 1.0)
+    result = cg.sample(improper, 256, sampler, generator=torch.Generator().manual_seed(0), levels=40,
+                       reverse_below=0.0)
+    assert any("ran away" in d for d in result.diagnostics()), result.radius
+    proper = gauss([0.0, 0.0], 1.0, "a") & cg.data.toy2d.ring()
+    assert cg.sample(proper, 256, sampler, levels=40).diagnostics() == []
+
+
+class WrongScore(Component):
+    """Energy of a Gaussian, score of a Gaussian twice as narrow: the two disagree."""
+
+    def __init__(self):
+        self.inner, self.dim, self.schedule = gauss([0.0, 0.0], 1.0, "g"), 2, SCHED
+
+    def energy(self, x, t=0.0):
+        return self.inner.energy(x, t)
+
+    def energy_and_score(self, x, t=0.0):
+        return self.inner.energy(x, t), 2 * self.inner.score(x, t)
+
+
+def test_diagnostics_flag_a_score_that_is_not_the_energys_gradient():
+    result = cg.sample(WrongScore(), 256, "mala", levels=10)
+    assert result.score_mismatch == pytest.approx(2 / 3, abs=0.02)  # s.v = 2x the slope
+    assert any("energy and score disagree" in d for d in result.diagnostics())
+    good = cg.sample(gauss([0.0, 0.0], 1.0, "g"), 256, "mala", levels=10)
+    assert good.score_mismatch < 0.01
+
+
+def test_diagnostics_flag_acceptance_collapse_and_weight_degeneracy():
+    q = gauss([0.0, 0.0], 1.0, "a") & cg.data.toy2d.ring()
+    stuck = cg.sample(q, 128, "mala", levels=20, adapt=False, step_size=50.0)
+    assert any("acceptance collapsed" in d for d in stuck.diagnostics())
+    one_level = cg.sample(q, 128, "mala", levels=2, steps=1)  # N(0, I) -> the ring in one jump
+    assert one_level.ess is not None and any("SMC weights degenerated" in d for d in one_level.diagnostics())
 
 
 def test_sample_input_errors():

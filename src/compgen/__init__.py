@@ -19,6 +19,13 @@ from compgen.algebra import (
     mixture,
     negate,
 )
+from compgen.algebra.normalizer import (
+    LogNormalizer,
+    Normalized,
+    NotNormalizableError,
+    log_normalizer,
+    normalized,
+)
 from compgen.checkpoint import CheckpointError, load, save
 from compgen.models import (
     RBM,
@@ -39,7 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AutoregressiveModel", "ChainResult", "CheckpointError", "Component", "Conditioned",
     "DEFAULT_SCHEDULE", "DiscreteComponent", "EnergyDiffusion", "EnergyRequiredError", "EnergyTable",
-    "FactorGraph",
+    "FactorGraph", "LogNormalizer", "Normalized", "NotNormalizableError", "log_normalizer", "normalized",
     "GaussianMixture", "Ising", "Mixture", "NonFiniteError", "Potts", "Power", "Product", "RBM", "data",
     "SampleResult", "ScoreDiffusion", "VPSchedule", "load", "metrics", "mixture", "negate",
     "sample", "samplers", "save", "train",

@@ -48,6 +48,8 @@ BENCH_HELP = """\
   maze-planning     PointMaze: plan by composition vs inpainting, success and normalized score
                     per maze (needs models from `compgen train-maze`; --n: start/goal pairs)
   maze-factors      PointMaze: waypoint, region to avoid, one of two goals, by adding factors
+  robustness        32 generated composition tasks over 16 random learned factors (products,
+                    mixtures, negations, nested), every sampler against exact references (~40 min)
   images            text-to-image: composed sentence models vs the monolithic paragraph model,
                     1-4 objects, seen and held-out combinations; negation; tapestry (needs
                     `compgen train-images` for both kinds in --models; --n: prompts per cell)
@@ -381,6 +383,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
         result = run_images_benchmark(out, Path(args.models or "data/image_models"), progress=progress,
                                       **({} if args.n is None else {"scenes": args.n}))
+    elif args.which == "robustness":
+        from compgen.tasks.robustness.bench import run_robustness_benchmark
+
+        result = run_robustness_benchmark(out, Path(args.models or "data/robustness_models"),
+                                          progress=progress, **sizes)
     elif args.which == "languages":
         from compgen.tasks.languages_bench import run_languages_benchmark
 
@@ -560,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     tapestry_parser.set_defaults(func=cmd_tapestry)
 
     p = sub.add_parser("sample", help="sample a composition expression")
-    p.add_argument("expression", help='e.g. "(bars_h & bars_v) | ring" or "ring & ~corner"')
+    p.add_argument("expression", help='e.g. "(bars_h & bars_v) | ring" or "ring & corner ** -0.5"')
     p.add_argument("--components", default="energy", choices=["analytic", "energy", "score"],
                    help="what the names mean: exact densities or the shipped learned models")
     p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
@@ -577,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("which", choices=["fidelity", "data-efficiency", "languages", "discrete-mixing",
                                      "arrangement", "maze-efficiency", "maze-planning", "maze-factors",
-                                     "images"])
+                                     "images", "robustness"])
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--n", type=int, help="samples (chains) per run; default: the benchmark's own")
     p.add_argument("--seeds", type=int, default=3, help="repeats per row (learned components)")
@@ -590,7 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder (maze benchmarks)")
     p.add_argument("--models", help="folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints "
                    "(maze benchmarks; default data/maze_models) or of scenes_sentences / scenes_paragraph "
-                   "`compgen train-images` checkpoints (images; default data/image_models)")
+                   "`compgen train-images` checkpoints (images; default data/image_models); where "
+                   "robustness caches its learned factors (default data/robustness_models)")
     p.add_argument("--mazes", nargs="+", default=["umaze", "medium", "large"], help="maze-planning mazes")
     p.add_argument("--episodes", nargs="+", type=int,
                    help="maze-efficiency data sizes in episodes (default 1 5 20); earlier runs in "

@@ -14,6 +14,11 @@ from tqdm.auto import tqdm
 from compgen.models.autoregressive import AutoregressiveModel
 from compgen.models.diffusion import DiffusionNetwork
 
+# Defaults measured on `compgen bench robustness` (16 random 2D factors, 32 compositions): at 3000
+# steps of 256 the learned energies' mode offsets at low noise were off by nats, and annealed MCMC
+# followed them (README). A batch of 1024 costs about 1.3x a batch of 256 per step on a CPU.
+TRAIN_STEPS, TRAIN_BATCH = 10_000, 1024
+
 
 def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator: torch.Generator,
              t_min: float = 1e-3) -> Tensor:
@@ -36,7 +41,7 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
     return (model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
 
 
-def train(model: DiffusionNetwork, data: Tensor, steps: int = 3000, batch_size: int = 256,
+def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch_size: int = TRAIN_BATCH,
           lr: float = 2e-3, ema_decay: float = 0.999, labels: Tensor | None = None, seed: int = 0,
           progress: bool = True,
           callback: Callable[[int, DiffusionNetwork], None] | None = None) -> DiffusionNetwork:

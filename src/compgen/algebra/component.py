@@ -25,6 +25,7 @@ from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule
 
 if TYPE_CHECKING:
     from compgen.algebra.compose import Clamped, Mixture, Power, Product
+    from compgen.algebra.normalizer import GaussianTerms
 
 
 class EnergyRequiredError(ValueError):
@@ -44,6 +45,7 @@ class Component:
         schedule: the forward noising process the component's noise levels refer to.
         num_categories: None for densities over R^dim; K for distributions over
             {0, ..., K-1}^dim (discrete components).
+        normalized: whether exp(-E) integrates (sums) to one at every noise level.
     """
 
     dim: int
@@ -52,6 +54,7 @@ class Component:
     t_min: float = 1e-3
     schedule: VPSchedule = DEFAULT_SCHEDULE
     num_categories: int | None = None
+    normalized: bool = False
 
     # -- evaluation -------------------------------------------------------------------------
     def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
@@ -74,6 +77,17 @@ class Component:
             energy = self.energy(x, t)
             (grad,) = torch.autograd.grad(energy.sum(), x)
         return energy.detach(), -grad
+
+    def gaussian_terms(self, t: float) -> GaussianTerms | None:
+        """This density at level t as an explicit weighted sum of Gaussians, when it is one
+        (analytic mixtures, their products and mixtures); None otherwise. Its mass is exact Z_t."""
+        return None
+
+    def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
+        """How fast log p_t falls far out: ``log p_t(r u) ~ -c(u) r^2 / 2`` for unit u, as c at
+        squared directions ``w = u^2`` (M, D) -> (M,); None where the tails are unknown (learned
+        models). Known for Gaussian-mixture algebra (exact for diagonal covariances)."""
+        return None
 
     # -- introspection ----------------------------------------------------------------------
     def leaves(self) -> list[Component]:

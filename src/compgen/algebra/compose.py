@@ -15,19 +15,22 @@ At noise level t each composition applies to the components' noised densities,
 the composition itself (the noised product is not the product of noised factors), which is
 why compositions are sampled with annealed MCMC rather than by a plain reverse process.
 
-Mixture weights apply to the components' energies as given: for normalized components
-(Gaussian mixtures) this is the usual mixture; for a product inside a mixture, or a learned
-energy whose normalizing constant is unknown, the weight multiplies an unnormalized density.
+A mixture mixes the *normalized* densities: ``(a & b) | b`` is 1/2 p_a p_b / Z_ab + 1/2 p_b,
+at every noise level ``q_t = sum_i w_i p_{i,t} / Z_{i,t}``. Z is exact for Gaussian-mixture
+algebra (:mod:`compgen.algebra.normalizer`) and estimated by annealed importance sampling for
+the rest (learned energies, negations); ``cg.mixture(..., normalize=False)`` mixes the
+unnormalized masses instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from compgen.algebra.component import Component
+from compgen.algebra.normalizer import GaussianTerms, concatenate, normalized
 
 
 def _check_compatible(components: Sequence[Component], what: str) -> None:
@@ -79,6 +82,19 @@ class Product(Component):
         energy = sum(e for e, _ in parts) if self.has_energy else None
         return energy, score
 
+    def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
+        parts = [c.tail_precision(w, t) for c in self.components]
+        return None if any(p is None for p in parts) else sum(parts)
+
+    def gaussian_terms(self, t: float) -> GaussianTerms | None:
+        terms = None
+        for c in self.components:
+            part = c.gaussian_terms(t)
+            if part is None:
+                return None
+            terms = part if terms is None else terms.times(part)
+        return terms
+
     def leaves(self) -> list[Component]:
         return [leaf for c in self.components for leaf in c.leaves()]
 
@@ -87,9 +103,22 @@ class Product(Component):
 
 
 class Mixture(Component):
-    """Mixture ``sum_i w_i p_i`` (OR), exact by logsumexp of log-weights minus energies."""
+    """Mixture ``sum_i w_i p_i / Z_i`` (OR) of normalized densities, by logsumexp.
 
-    def __init__(self, components: Sequence[Component], weights: Sequence[float] | Tensor | None = None):
+    Args:
+        weights: positive, normalized here; uniform by default.
+        normalize: divide each component by its normalizing constant at every noise level
+            (exact for Gaussian-mixture algebra, else estimated once by annealed importance
+            sampling, :func:`compgen.algebra.normalizer.normalized`). False mixes the
+            unnormalized masses ``w_i exp(-E_i)``.
+
+    Attributes:
+        log_normalizer_errors: per component, the standard error of its estimated log Z at the
+            last level (0 where exact or already normalized).
+    """
+
+    def __init__(self, components: Sequence[Component], weights: Sequence[float] | Tensor | None = None,
+                 normalize: bool = True):
         components = list(components)  # a | b | c is (a | b) | c: use cg.mixture for thirds
         _check_compatible(components, "mixture")
         for c in components:
@@ -101,23 +130,54 @@ class Mixture(Component):
             raise ValueError(f"mixture weights must have shape ({n},), got {tuple(w.shape)}")
         if not torch.all(torch.isfinite(w)) or torch.any(w <= 0):
             raise ValueError(f"mixture weights must be finite and positive, got {w.tolist()}")
-        self.components = components
         self.log_weights = torch.log(w / w.sum()).float()
+        self.normalize = self.normalized = normalize
+        self.components, self._log_z = components, [None] * n
+        if normalize:
+            for i, c in enumerate(components):
+                self.components[i], self._log_z[i] = _normalize(c)
+        self.log_normalizer_errors = [float(getattr(c, "std_error", torch.zeros(1))[-1])
+                                      for c in self.components]
         first = components[0]
         self.dim, self.schedule, self.num_categories = first.dim, first.schedule, first.num_categories
         self.has_energy = True
 
+    def _logits(self, energies: Tensor, t: float | Tensor) -> Tensor:
+        """log w_i - E_i - log Z_i per chain and component, (B, K)."""
+        logits = self.log_weights.to(energies) - energies
+        for i, log_z in enumerate(self._log_z):
+            if log_z is not None:
+                logits[:, i] = logits[:, i] - log_z(t).to(energies)
+        return logits
+
     def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         energies = torch.stack([c.energy(x, t) for c in self.components], dim=-1)  # (B, K)
-        return -torch.logsumexp(self.log_weights.to(energies) - energies, dim=-1)
+        return -torch.logsumexp(self._logits(energies, t), dim=-1)
+
+    def responsibilities(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+        """(B, K) posterior probability of each component given x."""
+        energies = torch.stack([c.energy(x, t) for c in self.components], dim=-1)
+        return torch.softmax(self._logits(energies, t), dim=-1)
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
         parts = [c.energy_and_score(x, t) for c in self.components]
-        logits = self.log_weights.to(x) - torch.stack([e for e, _ in parts], dim=-1)  # (B, K)
+        logits = self._logits(torch.stack([e for e, _ in parts], dim=-1), t)  # (B, K)
         resp = torch.softmax(logits, dim=-1)  # posterior over components
         scores = torch.stack([s for _, s in parts], dim=1)  # (B, K, ...): (B, K, D) or (B, K, D, C)
         score = (resp.view(*resp.shape, *[1] * (scores.dim() - 2)) * scores).sum(1)
         return -torch.logsumexp(logits, dim=-1), score
+
+    def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
+        parts = [c.tail_precision(w, t) for c in self.components]  # the slowest tail wins
+        return None if any(p is None for p in parts) else torch.stack(parts).min(0).values
+
+    def gaussian_terms(self, t: float) -> GaussianTerms | None:
+        parts = [c.gaussian_terms(t) for c in self.components]
+        if any(p is None for p in parts):
+            return None
+        shifts = [self.log_weights[i].double() - (p.log_mass() if self.normalize else 0.0)
+                  for i, p in enumerate(parts)]
+        return concatenate([p.shifted(shift) for p, shift in zip(parts, shifts, strict=True)])
 
     def leaves(self) -> list[Component]:
         return [leaf for c in self.components for leaf in c.leaves()]
@@ -128,6 +188,52 @@ class Mixture(Component):
         w = torch.exp(self.log_weights).tolist()
         inner = ", ".join(repr(c) for c in self.components)
         return f"mixture([{inner}], weights=[{', '.join(f'{v:.3g}' for v in w)}])"
+
+
+def _normalize(c: Component) -> tuple[Component, Callable[[float | Tensor], Tensor] | None]:
+    """A mixture's view of one component: the component (estimated-normalized if need be) and
+    its exact log Z_t as a function of t (None when it is already normalized)."""
+    if c.normalized:
+        return c, None
+    if c.gaussian_terms(1.0) is not None:  # the expansion is structural: exact at every t
+        return c, _ExactLogNormalizer(c)
+    if c.num_categories is not None:
+        log_z = _enumerated_log_normalizer(c)
+        return c, lambda t: log_z
+    return normalized(c), None
+
+
+ENUMERABLE_STATES = 2**20
+
+
+def _enumerated_log_normalizer(c: Component) -> Tensor:
+    """Exact log Z of a small discrete component, by summing over every state."""
+    from compgen.algebra.discrete import all_states
+
+    if c.num_categories**c.dim > ENUMERABLE_STATES:
+        raise ValueError(f"mixture: {c!r} has {c.num_categories}^{c.dim} states, too many to normalize "
+                         "exactly, and no known normalizing constant; pass normalize=False to mix its "
+                         "unnormalized mass")
+    with torch.no_grad():
+        energies = torch.cat([c.energy(x) for x in all_states(c.dim, c.num_categories).split(65536)])
+    return torch.logsumexp(-energies.double(), 0).float()
+
+
+class _ExactLogNormalizer:
+    """t -> log Z_t of a component with Gaussian terms, cached per level (samplers ask often)."""
+
+    def __init__(self, component: Component):
+        self.component, self.cache = component, {}
+
+    def __call__(self, t: float | Tensor) -> Tensor:
+        t = torch.as_tensor(t, dtype=torch.float64)
+        values = [self._at(v) for v in t.reshape(-1).tolist()]
+        return torch.tensor(values).reshape(t.shape) if t.dim() else torch.tensor(values[0])
+
+    def _at(self, t: float) -> float:
+        if t not in self.cache:
+            self.cache[t] = self.component.gaussian_terms(t).log_mass()
+        return self.cache[t]
 
 
 class Power(Component):
@@ -156,6 +262,14 @@ class Power(Component):
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
         energy, score = self.base.energy_and_score(x, t)
         return (None if energy is None else self.exponent * energy), self.exponent * score
+
+    def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
+        base = self.base.tail_precision(w, t)
+        return None if base is None else self.exponent * base
+
+    def gaussian_terms(self, t: float) -> GaussianTerms | None:
+        terms = self.base.gaussian_terms(t)
+        return None if terms is None else terms.power(self.exponent)
 
     def leaves(self) -> list[Component]:
         return self.base.leaves()
@@ -243,9 +357,11 @@ class Clamped(Component):
         return f"{_wrap(self.base, (Product, Mixture))}.clamp({len(self.indices)} coordinates)"
 
 
-def mixture(components: Sequence[Component], weights: Sequence[float] | Tensor | None = None) -> Mixture:
-    """Weighted mixture ``sum_i w_i p_i``; weights are normalized to sum to one."""
-    return Mixture(list(components), weights)
+def mixture(components: Sequence[Component], weights: Sequence[float] | Tensor | None = None,
+            normalize: bool = True) -> Mixture:
+    """Weighted mixture ``sum_i w_i p_i / Z_i`` of the normalized densities; weights are
+    normalized to sum to one. ``normalize=False``: ``sum_i w_i exp(-E_i)`` as given."""
+    return Mixture(list(components), weights, normalize)
 
 
 def negate(component: Component, strength: float = 1.0) -> Power:

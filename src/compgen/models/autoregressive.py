@@ -59,6 +59,8 @@ class AutoregressiveModel(DiscreteComponent, nn.Module):
         network: an existing :class:`NextTokenGRU` to share (the other sizes are then its own).
     """
 
+    normalized = True  # E = -log p of a chain of normalized conditionals
+
     def __init__(self, num_categories: int, length: int, max_length: int = 32, hidden: int = 64,
                  name: str = "ar", init_seed: int = 0, network: NextTokenGRU | None = None):
         nn.Module.__init__(self)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from compgen.algebra.component import Component
+from compgen.algebra.normalizer import GaussianTerms
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
 
 
@@ -25,6 +26,7 @@ class GaussianMixture(Component):
     """
 
     exact = True
+    normalized = True
 
     def __init__(self, means: Tensor, stds: float | Tensor, weights: Tensor | None = None,
                  name: str | None = None, schedule: VPSchedule = DEFAULT_SCHEDULE):
@@ -66,6 +68,16 @@ class GaussianMixture(Component):
         resp = torch.softmax(log_c, dim=-1)  # (B, K)
         score = -(resp[..., None] * diff / var).sum(1)
         return -torch.logsumexp(log_c, dim=-1), score
+
+    def gaussian_terms(self, t: float) -> GaussianTerms:
+        tt = torch.tensor(float(t), dtype=torch.float64)
+        alpha, sigma = self.schedule.alpha(tt), self.schedule.sigma(tt)
+        return GaussianTerms(self.log_weights.double(), alpha * self.means.double(),
+                             alpha**2 * self.stds.double() ** 2 + sigma**2)
+
+    def tail_precision(self, w: Tensor, t: float) -> Tensor:
+        precisions = 1.0 / self.gaussian_terms(t).variances  # (K, D): the widest component wins
+        return (w.to(precisions) @ precisions.T).min(-1).values
 
     def sample(self, n: int, generator: torch.Generator | None = None, t: float = 0.0) -> Tensor:
         """Exact samples of p_t. Returns (n, D)."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from compgen.algebra.component import Component
+from compgen.algebra.normalizer import check_normalizable
 from compgen.samplers.annealed import (
     AnnealedHMC,
     AnnealedLangevin,
@@ -73,6 +74,8 @@ def sample(component: Component, n: int, sampler: str | Sampler = "hmc",
         kind = {True: "discrete", False: "continuous"}
         raise ValueError(f"sample: {type(sampler).__name__} is for {kind[sampler.discrete]} components, "
                          f"but {component!r} is {kind[discrete]}")
+    if not discrete:
+        check_normalizable(component, getattr(sampler, "t_min", None) or component.sampling_t_min)
     if x_init is None:
         x_init = (torch.randint(component.num_categories, (n, component.dim), generator=generator)
                   if discrete else torch.randn(n, component.dim, generator=generator))

@@ -27,9 +27,20 @@ from tqdm.auto import tqdm
 
 from compgen.algebra.component import Component
 from compgen.samplers.kernels import Info, hmc_step, langevin_step
-from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels
+from compgen.samplers.result import (
+    Sampler,
+    SampleResult,
+    check_finite,
+    noise_levels,
+    radius,
+    score_mismatch,
+)
 from compgen.samplers.reverse import ancestral_kernel
 from compgen.samplers.target import State, Target, has_log_ratio
+
+LEARNED_REVERSE_BELOW = 0.2
+"""The default noise level below which annealed samplers of learned energies follow the reverse
+process (sigma_t = 0.58 on the default schedule); chosen on ``compgen bench robustness``."""
 
 
 @dataclass
@@ -58,6 +69,14 @@ class AnnealedMCMC(Sampler):
             the next level's MCMC steps adapt the chains).
         t_min: the last (lowest) noise level; by default the composition's own
             (``component.sampling_t_min``: 1e-3 for analytic parts, 5e-3 for learned ones).
+        reverse_below: below this noise level the chains take reverse-diffusion steps with the
+            composed score instead of MCMC. ``None`` (default): :data:`LEARNED_REVERSE_BELOW`
+            when any part is learned, 0 (MCMC at every level) when all energies are exact or
+            with ``resample=True``.
+            Learned energies are right locally but not globally at low noise: their scores
+            are accurate, but the energy offsets between separated modes are barely constrained
+            by denoising score matching there, and MCMC that still moves chains between modes
+            moves mass by those offsets (``compgen bench robustness``; README).
     """
 
     levels: int = 100
@@ -70,6 +89,7 @@ class AnnealedMCMC(Sampler):
     ess_threshold: float = 0.9
     reverse_step: bool = False
     t_min: float | None = None
+    reverse_below: float | None = None
 
     metropolis_adjust = True
     step_power = 2.0  # step ~ sigma^2 for Langevin, sigma for HMC
@@ -97,45 +117,70 @@ class AnnealedMCMC(Sampler):
             return self.metropolis_adjust and component.all_exact and self.line_points == 0
         return self.resample
 
+    def _switch_level(self, component: Component, resample: bool) -> float:
+        if self.reverse_below is None:  # SMC weights need MCMC at every level
+            return 0.0 if component.all_exact or resample else LEARNED_REVERSE_BELOW
+        if resample and self.reverse_below > 0:
+            raise ValueError("resample=True needs MCMC at every level; set reverse_below=0")
+        return self.reverse_below
+
     def run(self, component: Component, x: Tensor, generator: torch.Generator | None = None,
             callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
         self._validate(component)
         resample = self._resamples(component)
+        switch = self._switch_level(component, resample)
         start, ts = time.perf_counter(), noise_levels(component, self.levels, self.t_min)
         sigmas = component.schedule.sigma(ts)
         step = self.step_size * sigmas[0].item() ** self.step_power
         adapt = self.adapt and has_log_ratio(component, self.line_points)
         state, momentum, log_w, evaluations, resample_count = None, torch.zeros_like(x), None, 0, 0
         acceptance, steps_used = torch.full((len(ts),), math.nan), torch.zeros(len(ts))
+        log_z, log_z_resampled = (torch.full((len(ts),), math.nan, dtype=torch.float64) if resample
+                                  else None), 0.0
+        ess, radii = torch.full((len(ts),), math.nan) if resample else None, torch.zeros(len(ts))
         for i in tqdm(range(len(ts)), disable=disable, desc=type(self).__name__):
             target = Target(component, ts[i].item(), self.line_points)
-            log_kernels = 0.0
-            if i and self.reverse_step:
+            mcmc, log_kernels = ts[i].item() >= switch, 0.0
+            if i and (self.reverse_step or not mcmc):
                 x, log_kernels = self._reverse_step(component, state, ts[i - 1].item(), ts[i].item(),
                                                     generator)
             new_state = target.evaluate(x)
             if resample:  # the last level resamples before its MCMC steps spread the copies out
                 log_w = self._reweight(log_w, state, new_state) + log_kernels
+                log_z[i] = log_z_resampled + torch.logsumexp(log_w.double(), 0) - math.log(len(log_w))
+                ess[i] = 1.0 / (torch.softmax(log_w.double(), 0) ** 2).sum() / len(log_w)
                 new_state, momentum, log_w, did = _maybe_resample(
                     new_state, momentum, log_w, self.ess_threshold, generator, force=i == len(ts) - 1)
                 resample_count += did
+                log_z_resampled = log_z[i].item() if did else log_z_resampled
             state = new_state
             if not adapt:
                 step = self.step_size * sigmas[i].item() ** self.step_power
-            accepts = []
-            for k in range(self.steps):
-                state, momentum, info = self._kernel(target, state, momentum, step, generator)
-                check_finite(state.x, i, ts[i].item(), k)
-                accepts.append(info.accept_prob.mean().item())
-                if adapt and k < max(1, self.steps // 2):
-                    step *= math.exp(1.5 * (accepts[-1] - self.target_accept))
-            acceptance[i] = sum(accepts) / len(accepts)
+            if mcmc:
+                state, momentum, step, acceptance[i] = self._level(target, state, momentum, step, adapt,
+                                                                   generator, i)
             steps_used[i], x, evaluations = step, state.x, evaluations + target.evaluations
+            radii[i] = radius(x)
             if callback is not None:
                 callback({"x": x, "i": i, "t": ts[i].item(), "acceptance": acceptance[i].item(),
                           "step_size": step})
+        mismatch = score_mismatch(component, x, ts[-1].item(), generator)
         return SampleResult(x.detach(), ts, acceptance, steps_used, evaluations,
-                            time.perf_counter() - start, resample_count)
+                            time.perf_counter() - start, resample_count, log_z, ess, radii, mismatch)
+
+    def _level(self, target: Target, state: State, momentum: Tensor, step: float, adapt: bool,
+               generator: torch.Generator | None, i: int) -> tuple[State, Tensor, float, float]:
+        """``steps`` kernel steps at one level, tuning the step size over the first half.
+
+        Returns the state, momentum, step size and the mean acceptance probability."""
+        accepts = []
+        for k in range(self.steps):
+            state, momentum, info = self._kernel(target, state, momentum, step, generator)
+            check_finite(state.x, i, target.t, k)
+            accepts.append(info.accept_prob.mean().item())
+            if adapt and k < max(1, self.steps // 2):
+                step *= math.exp(1.5 * (accepts[-1] - self.target_accept))
+        return state, momentum, step, sum(accepts) / len(accepts)
 
     @staticmethod
     def _reverse_step(component: Component, state: State, t: float, s: float,
@@ -154,10 +199,12 @@ class AnnealedMCMC(Sampler):
     def _reweight(log_w: Tensor | None, previous: State | None, current: State) -> Tensor:
         """Incremental SMC weight of moving the chains from the previous level's target to this one.
 
-        At the first level the chains are N(0, I) draws, so the weight is q_1(x) / N(x; 0, I).
+        At the first level the chains are N(0, I) draws, so the weight is q_1(x) / N(x; 0, I)
+        (with its normalizing constant, so that the mean weight estimates Z_1).
         """
         if previous is None:
-            return -current.energy + 0.5 * (current.x**2).sum(-1)
+            d = current.x.shape[1]
+            return -current.energy + 0.5 * (current.x**2).sum(-1) + 0.5 * d * math.log(2 * math.pi)
         return log_w + previous.energy - current.energy
 
 

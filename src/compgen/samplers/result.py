@@ -28,6 +28,13 @@ class SampleResult:
         evaluations: evaluations of the composed density (energy and/or score) per chain batch.
         wall_time: seconds.
         resamplings: how many times SMC resampled the chains (0 without ``resample``).
+        log_normalizers: (L,) with SMC weights, the estimate of log Z_t at each level (the
+            annealed importance sampling estimate of log int exp(-E(x, t)) dx); else None.
+        ess: (L,) with SMC weights, the effective sample size at each level as a fraction of
+            the chains (before any resampling there); else None.
+        radius: (L,) the 99th percentile of the chains' norms after each level.
+        score_mismatch: at the last level, how far the score is from the energy's gradient
+            (:func:`score_mismatch`); None without energies.
     """
 
     x: Tensor
@@ -37,6 +44,10 @@ class SampleResult:
     evaluations: int
     wall_time: float
     resamplings: int = 0
+    log_normalizers: Tensor | None = None
+    ess: Tensor | None = None
+    radius: Tensor | None = None
+    score_mismatch: float | None = None
 
     @property
     def samples_per_second(self) -> float:
@@ -47,6 +58,69 @@ class SampleResult:
         acc_text = f"acceptance {acc.mean():.2f}" if len(acc) else "acceptance n/a"
         return (f"{self.x.shape[0]} samples, {len(self.levels)} levels, {self.evaluations} "
                 f"evaluations, {acc_text}, {self.resamplings} resamplings, {self.wall_time:.2f}s")
+
+    def diagnostics(self) -> list[str]:
+        """Warnings that the run is unreliable, one sentence each ([] when none fired):
+
+        - energy/score mismatch: the score differs from the energy's slope by more than 5%;
+        - acceptance collapse: MH acceptance below 5% at some level (the chains stopped moving);
+        - SMC weight degeneracy: effective sample size below 5% of the chains at some level;
+        - runaway chains: the 99th-percentile norm ends above 3x its value at t = 1 and still
+          grew by more than 5% over the last quarter of the levels, where a normalizable
+          target's scale has long settled (at 3/4 of the default log-SNR grid alpha_t is 0.97,
+          so a wide target grows there by 3% at most): the composition is likely not
+          normalizable.
+        """
+        out = []
+        if self.score_mismatch is not None and self.score_mismatch > SCORE_MISMATCH:
+            out.append(f"energy and score disagree: the score differs from the energy's finite-difference "
+                       f"slope by {100 * self.score_mismatch:.0f}% (median) at the last level; MH corrections "
+                       "with such a component sample neither")
+        acc = torch.nan_to_num(self.acceptance, nan=1.0)
+        if len(acc) and acc.min() < ACCEPTANCE_FLOOR:
+            i = int(acc.argmin())
+            out.append(f"acceptance collapsed to {acc[i]:.3f} at level {i} (t={self.levels[i]:.3g}): "
+                       "the chains barely move there; try a smaller step_size or more levels")
+        if self.ess is not None and self.ess.min() < ESS_FLOOR:
+            i = int(self.ess.argmin())
+            out.append(f"SMC weights degenerated: effective sample size {100 * self.ess[i]:.1f}% of the "
+                       f"chains at level {i} (t={self.levels[i]:.3g}); the resampled chains are few "
+                       "distinct ones")
+        if self.radius is not None and len(self.radius) >= 4:
+            start, r0, r1 = (self.radius[i].item() for i in (0, (3 * len(self.radius)) // 4, -1))
+            if r1 > RUNAWAY_SCALE * start and r1 > RUNAWAY_GROWTH * r0:
+                out.append(f"chains ran away: their 99th-percentile norm grew from {start:.3g} at t=1 to "
+                           f"{r1:.3g}, still growing at the last levels; the composition is likely not "
+                           "normalizable (a negated factor whose tails fall faster than the others')")
+        return out
+
+
+ACCEPTANCE_FLOOR, ESS_FLOOR, RUNAWAY_SCALE, RUNAWAY_GROWTH, SCORE_MISMATCH = 0.05, 0.05, 3.0, 1.05, 0.05
+
+
+def score_mismatch(component: Component, x: Tensor, t: float, generator: torch.Generator | None = None,
+                   chains: int = 64) -> float | None:
+    """Relative disagreement of score and energy at points x (B, D): along a random unit v per
+    point, the score's slope a = s.v against the energy's b = (E(x - hv) - E(x + hv)) / 2h
+    (central differences, h = 1e-3 sigma_t); the median over up to ``chains`` points of
+    |a - b| / ((|a| + |b|) / 2). 0 for a consistent component (up to rounding), 2/3 for a score
+    twice the gradient; None for score-only components."""
+    if not component.has_energy:
+        return None
+    x = x[:chains].double().float()
+    v = torch.randn(x.shape, generator=generator).to(x)
+    v = v / v.norm(dim=-1, keepdim=True)
+    h = 1e-3 * max(component.schedule.sigma(torch.tensor(t)).item(), 1e-3)
+    with torch.no_grad():
+        slope = (component.energy(x - h * v, t) - component.energy(x + h * v, t)) / (2 * h)
+    along = (component.score(x, t) * v).sum(-1)
+    scale = ((along.abs() + slope.abs()) / 2).clamp_min(1e-12)
+    return float(((along - slope).abs() / scale).median())
+
+
+def radius(x: Tensor) -> float:
+    """The 99th percentile of the norms of chains (B, D)."""
+    return torch.quantile(x.norm(dim=-1).double(), 0.99).item()
 
 
 def check_finite(x: Tensor, level: int, t: float, step: int) -> None:

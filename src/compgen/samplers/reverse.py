@@ -15,7 +15,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from compgen.algebra.component import Component
-from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels
+from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels, radius
 from compgen.schedule import VPSchedule
 
 
@@ -71,16 +71,18 @@ class ReverseDiffusion(Sampler):
         start = time.perf_counter()
         ts = noise_levels(component, self.levels, self.t_min).tolist()
         x = self._inpaint(x)
+        radii = torch.full((len(ts),), radius(x))
         for i in tqdm(range(len(ts) - 1), disable=disable, desc="ReverseDiffusion"):
             mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
                                                ts[i], ts[i + 1])
             x = self._inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
             check_finite(x, i, ts[i], 0)
+            radii[i + 1] = radius(x)
             if callback is not None:
                 callback({"x": x, "i": i, "t": ts[i + 1]})
         nan = torch.full((len(ts),), math.nan)
         return SampleResult(x.detach(), torch.tensor(ts), nan, nan.clone(), len(ts) - 1,
-                            time.perf_counter() - start)
+                            time.perf_counter() - start, radius=radii)
 
     def _inpaint(self, x: Tensor) -> Tensor:
         if self.known is None:

@@ -36,7 +36,8 @@ COMPOSED_SAMPLER = ("mala", {})
 
 
 def _fit(data: torch.Tensor, name: str, steps: int, seed: int) -> EnergyDiffusion:
-    return train(EnergyDiffusion(dim=2, name=name), data, steps=steps, seed=seed, progress=False)
+    return train(EnergyDiffusion(dim=2, name=name), data, steps=steps, seed=seed, progress=False,
+                 batch_size=256)  # the batch the recorded results used
 
 
 def _score(x: torch.Tensor, ref, floor: float, seed: int) -> dict:

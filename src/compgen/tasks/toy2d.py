@@ -44,7 +44,7 @@ def train_density_model(name: str, kind: str = "energy", n: int = TRAIN_SAMPLES,
     data = density(name).sample(n, torch.Generator().manual_seed(seed))
     model = MODEL_CLASSES[kind](dim=2, name=name, hidden=hidden, layers=layers)
     start = time.perf_counter()
-    train(model, data, steps=steps, seed=seed, progress=progress)
+    train(model, data, steps=steps, batch_size=256, seed=seed, progress=progress)  # as the shipped weights
     return model, time.perf_counter() - start
 
 

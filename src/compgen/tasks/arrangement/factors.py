@@ -119,7 +119,8 @@ def train_factor_models(steps: int = 20000, scenes: int = 20000, seed: int = 0, 
     models, seconds = factor_models(seed), {}
     for name, model in models.items():
         start = time.perf_counter()
-        train(model, *data[name][:1], steps=steps, labels=data[name][1], seed=seed, progress=progress)
+        train(model, *data[name][:1], steps=steps, labels=data[name][1], seed=seed, progress=progress,
+              batch_size=256)  # the batch the shipped weights were trained with
         seconds[name] = time.perf_counter() - start
     return models, seconds
 
