@@ -38,5 +38,11 @@ def cost_table(path: Path = RESULTS / "fidelity.json", task: str = "product") ->
     return "\n".join(lines)
 
 
+def robustness(path: Path = RESULTS / "robustness.json") -> str:
+    """The generated-task summary (the table the benchmark itself writes to robustness.md)."""
+    return json.loads(path.read_text())["table"]
+
+
 if __name__ == "__main__":
-    print(fidelity_grid() if sys.argv[1:] != ["cost"] else cost_table())
+    tables = {"cost": cost_table, "robustness": robustness}
+    print(tables.get(sys.argv[1] if sys.argv[1:] else "", fidelity_grid)())

@@ -121,6 +121,12 @@ def test_fidelity_benchmark_covers_every_task_and_kind(tmp_path, monkeypatch):
     assert [r for r in again["rows"] if r["task"] != "negation"] == json.loads(json.dumps(kept))
     assert again["kept_from_earlier_run"]["tasks"] == [t for t in toy2d.TASKS if t != "negation"]
     assert (tmp_path / "fidelity_negation.png").exists()
+    # rerunning one kind keeps the other kinds' rows of every task
+    learned = bench.run_fidelity_benchmark(tmp_path, n=40, seeds=1, kinds=["energy"], progress=False)
+    assert [r for r in learned["rows"] if r["kind"] != "energy"] == \
+        [r for r in json.loads(json.dumps(again["rows"])) if r["kind"] != "energy"]
+    assert sum(r["kind"] == "energy" for r in learned["rows"]) == len(toy2d.TASKS) * 2
+    assert (tmp_path / "fidelity_energy.png").exists()
     with pytest.raises(ValueError, match="n=40.*rerun every task"):
         bench.run_fidelity_benchmark(tmp_path, n=41, seeds=1, tasks=["negation"], progress=False)
     with pytest.raises(ValueError, match="unknown \\['nope'\\]"):

@@ -237,7 +237,7 @@ def test_non_finite_samples_raise_naming_level_and_step(sampler):
 
 def test_an_improper_composition_fails_before_sampling_or_diverges_loudly():
     improper = gauss([0.0, 0.0], 1.0, "wide") & ~gauss([0.0, 0.0], 0.1, "narrow")  # grows outward
-    with pytest.raises(cg.NotNormalizableError, match=r"wide & ~narrow is not normalizable .* ~narrow cancels"):
+    with pytest.raises(cg.NotNormalizableError, match=r"wide & ~narrow is not normalizable .* ~narrow"):
         cg.sample(improper, 64, "ula")
     hidden = ScoreOnly(gauss([0.0, 0.0], 1.0, "wide")) & ~gauss([0.0, 0.0], 0.1, "narrow")  # tails unknown
     with pytest.raises(cg.NonFiniteError, match="normalizable"):

@@ -36,7 +36,7 @@ and sample the composition correctly with annealed MCMC.
 
 BENCH_HELP = """\
   fidelity          every continuous sampler on the 2D products, mixture and negation (~80 min;
-                    --tasks reruns some tasks and keeps the other rows)
+                    --tasks / --kinds rerun some tasks or component kinds, keeping the other rows)
   data-efficiency   factor models vs one monolithic model at equal data (~45 min per task)
   languages         two autoregressive language models composed: naive vs MCMC (~20 min)
   discrete-mixing   Gibbs vs Gibbs-with-Gradients vs MH on an RBM and an Ising lattice
@@ -351,7 +351,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from compgen.tasks.fidelity_bench import run_fidelity_benchmark
 
         result = run_fidelity_benchmark(out, seeds=args.seeds, analytic_seeds=args.analytic_seeds,
-                                        tasks=args.tasks, progress=progress, **sizes)
+                                        tasks=args.tasks, kinds=args.kinds, progress=progress, **sizes)
     elif args.which == "data-efficiency":
         from compgen.tasks.data_efficiency import run_data_efficiency
 
@@ -454,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "maze-data` set. A short horizon makes a window model for the factorized "
                        "product; the planning horizon makes a monolithic one.")
     p.add_argument("--maze", default="umaze", choices=["umaze", "medium", "large"])
+    p.add_argument("--kinds", nargs="+", choices=["analytic", "energy", "score"],
+                   help="fidelity: rerun only these component kinds, keeping the other rows")
     p.add_argument("--data", default="data/pointmaze", help="folder of `compgen maze-data` output")
     p.add_argument("--horizon", type=int, default=16, help="steps per window")
     p.add_argument("--episodes", type=int, help="train on the first N episodes (default: all)")
@@ -594,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+",
                    help="data-efficiency tasks (default: product mixture; one process each runs in "
                    "parallel); fidelity: rerun only these tasks, keeping the others' rows")
+    p.add_argument("--kinds", nargs="+", choices=["analytic", "energy", "score"],
+                   help="fidelity: rerun only these component kinds, keeping the other rows")
     p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder (maze benchmarks)")
     p.add_argument("--models", help="folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints "
                    "(maze benchmarks; default data/maze_models) or of scenes_sentences / scenes_paragraph "

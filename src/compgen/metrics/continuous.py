@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import ot
 import torch
 from torch import Tensor
 
@@ -83,6 +82,8 @@ def w2(x: Tensor, y: Tensor) -> float:
     """2-Wasserstein distance between two equal-weight sample sets (n, D), (m, D), exact OT."""
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"w2 needs (n, D) and (m, D) samples, got {tuple(x.shape)} and {tuple(y.shape)}")
+    import ot  # POT takes about a second to import: only where W2 is computed
+
     xa, ya = x.double().numpy(), y.double().numpy()
     cost = ot.dist(xa, ya)  # squared Euclidean
     a, b = np.full(len(xa), 1 / len(xa)), np.full(len(ya), 1 / len(ya))

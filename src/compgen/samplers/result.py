@@ -73,9 +73,9 @@ class SampleResult:
         """
         out = []
         if self.score_mismatch is not None and self.score_mismatch > SCORE_MISMATCH:
-            out.append(f"energy and score disagree: the score differs from the energy's finite-difference "
-                       f"slope by {100 * self.score_mismatch:.0f}% (median) at the last level; MH corrections "
-                       "with such a component sample neither")
+            out.append(f"energy and score disagree: the score differs from the energy's finite-"
+                       f"difference slope by {100 * self.score_mismatch:.0f}% (median) at the last level; "
+                       "MH corrections with such a component sample neither")
         acc = torch.nan_to_num(self.acceptance, nan=1.0)
         if len(acc) and acc.min() < ACCEPTANCE_FLOOR:
             i = int(acc.argmin())
