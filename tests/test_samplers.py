@@ -198,6 +198,13 @@ def test_smc_resampling_is_on_for_exact_energies_only():
     assert cg.sample(learned, 16, "mala", levels=5).resamplings == 0
 
 
+def test_the_default_sampler_is_annealed_mala_for_continuous_and_gibbs_for_discrete():
+    q = gauss([0.0, 0.0], 1.0, "a") & gauss([1.0, 0.0], 1.0, "b")
+    assert cg.sample(q, 8, levels=10).evaluations == 10 * (1 + 4)  # MALA: one evaluation per step
+    ising = cg.Ising(cg.models.lattice_couplings(2, 0.3))
+    assert cg.sample(ising, 8, steps=3).x.shape == (8, 4)
+
+
 def test_learned_compositions_follow_the_reverse_process_below_the_switch_level():
     learned = cg.EnergyDiffusion(dim=2) & gauss([0.0, 0.0], 1.0, "a")
     switch = cg.samplers.annealed.LEARNED_REVERSE_BELOW

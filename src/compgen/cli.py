@@ -574,7 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the names mean: exact densities or the shipped learned models")
     p.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                    help="add or replace a named component with a checkpoint")
-    p.add_argument("--sampler", default="hmc", help="reverse, reverse_repeat, ula, mala, uhmc, hmc")
+    p.add_argument("--sampler", default="mala", help="reverse, reverse_repeat, ula, mala (default), uhmc, "
+                   "hmc")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="sampler setting, e.g. --set levels=50 --set steps=8")
     p.add_argument("--n", type=int, default=2000)

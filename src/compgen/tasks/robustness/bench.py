@@ -32,11 +32,12 @@ from compgen.tasks.results import earlier, finish, machine
 from compgen.tasks.robustness.generator import Task, factor_pool, generate_tasks
 from compgen.training import TRAIN_BATCH, TRAIN_STEPS, train
 
-# (label, sampler, settings); "default" is what cg.sample uses when no sampler is named
+# (label, sampler, settings); "default" is what cg.sample uses when no sampler is named (annealed
+# MALA, MCMC down to t = 0.05, reverse steps below); "reverse_below=0" runs MCMC to the last level
 SAMPLER_ROWS: list[tuple[str, str | None, dict]] = [
     ("reverse", "reverse", {}),
     ("default", None, {}),
-    ("mala", "mala", {}),
+    ("mala reverse_below=0", "mala", {"reverse_below": 0.0}),
     ("hmc", "hmc", {}),
 ]
 TRAIN_SAMPLES = 20_000
