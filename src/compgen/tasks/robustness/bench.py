@@ -140,6 +140,7 @@ def run_robustness_benchmark(out: Path, models: Path, n: int = 2000, pool_size: 
         tasks_done[task.name] = {"kind": task.kind, "expression": task.expression,
                                  **judge(task.build(learned), task.build(pool), n, seed, rows)}
         save_partial()
+    save_partial()  # also when every row was kept from an earlier run
     result["summary"] = summarize(factors, tasks_done, [label for label, _, _ in rows])
     return finish(out, "robustness", result, format_table(result["summary"]), plot)
 
