@@ -33,12 +33,12 @@ from compgen.tasks.robustness.generator import Task, factor_pool, generate_tasks
 from compgen.training import TRAIN_BATCH, TRAIN_STEPS, train
 
 # (label, sampler, settings); "default" is what cg.sample uses when no sampler is named (annealed
-# MALA, MCMC down to t = 0.05, reverse steps below); "reverse_below=0" runs MCMC to the last level
+# MALA, MCMC down to t = 0.05, reverse steps below); "rb" is the reverse_below switch level
 SAMPLER_ROWS: list[tuple[str, str | None, dict]] = [
     ("reverse", "reverse", {}),
     ("default", None, {}),
-    ("mala reverse_below=0", "mala", {"reverse_below": 0.0}),
-    ("hmc", "hmc", {}),
+    ("mala rb=0.02", "mala", {"reverse_below": 0.02}),
+    ("hmc rb=0.05", "hmc", {"reverse_below": 0.05}),
 ]
 TRAIN_SAMPLES = 20_000
 LO, HI, RESOLUTION = -4.5, 4.5, 384
