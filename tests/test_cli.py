@@ -149,3 +149,16 @@ def test_discrete_mixing_benchmark_smoke(tmp_path, monkeypatch):
         for run in row["runs"]:
             assert run["curve"][-1]["step"] == row["settings"]["steps"] and run["ess_per_second"] > 0
     assert "| GWG | 30 |" in result["table"] and (tmp_path / "discrete_mixing.png").exists()
+
+
+def test_sample_refuses_a_non_normalizable_analytic_expression_and_flags_a_learned_runaway(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", "ring & ~corner", "--components", "analytic", "--n", "20", "--quiet"])
+    assert str(exit_info.value.code).startswith("error: ring & ~corner is not normalizable")
+    main(["sample", "ring & ~corner", "--components", "energy", "--n", "200", "--quiet",
+          "--set", "levels=40"])
+    err = capsys.readouterr().err
+    assert "warning: chains ran away" in err
+    main(["sample", "ring & corner ** -0.5", "--components", "energy", "--n", "200", "--quiet",
+          "--set", "levels=40"])  # the --help example, normalizable: no warning
+    assert "warning" not in capsys.readouterr().err

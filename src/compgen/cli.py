@@ -331,6 +331,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     result = sample(composition, args.n, args.sampler, generator=torch.Generator().manual_seed(args.seed),
                     progress=not args.quiet, **_settings(args.set))
     print(f"{composition!r}: {result.summary()}")
+    for warning in result.diagnostics():  # an unreliable run is never reported silently
+        print(f"warning: {warning}", file=sys.stderr)
     panels = [(f"{args.sampler}: {composition!r}", result.x)]
     if not args.model:  # every name is a toy density, so the exact composition is known
         ref = grid_density(parse(args.expression, toy2d.components("analytic")), lo=-4.5, hi=4.5)
@@ -616,10 +618,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from compgen.algebra import EnergyRequiredError
+    from compgen.algebra.normalizer import NotNormalizableError
+    from compgen.checkpoint import CheckpointError
+
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
-    args.func(args)
+    try:
+        args.func(args)
+    except (NotNormalizableError, EnergyRequiredError, CheckpointError) as err:  # the user's input
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":
