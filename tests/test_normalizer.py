@@ -91,6 +91,14 @@ def test_mixture_estimates_normalizers_it_cannot_compute(abc):
     assert mass == pytest.approx(0.5, abs=0.05)
 
 
+def test_a_mixture_warns_when_an_estimated_normalizer_is_uncertain(abc):
+    a, b, c = abc
+    uncertain = cg.Normalized(EnergyOnly(a & c), torch.tensor([1.0, 0.01]), torch.zeros(2),
+                              torch.tensor([0.0, 0.5]))  # an estimate with a 0.5-nat standard error
+    with pytest.warns(UserWarning, match=r"estimated to \+-0.50 nats"):
+        cg.mixture([uncertain, b])
+
+
 def test_log_normalizer_of_a_gaussian_mixture_is_zero_at_every_level(abc):
     _, b, _ = abc
     for t in [0.0, 0.3, 1.0]:

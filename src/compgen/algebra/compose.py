@@ -24,6 +24,8 @@ unnormalized masses instead.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -138,6 +140,11 @@ class Mixture(Component):
                 self.components[i], self._log_z[i] = _normalize(c)
         self.log_normalizer_errors = [float(getattr(c, "std_error", torch.zeros(1))[-1])
                                       for c in self.components]
+        for c, err in zip(self.components, self.log_normalizer_errors, strict=True):
+            if err > UNCERTAIN_LOG_Z:
+                warnings.warn(f"mixture: the normalizing constant of {c!r} is estimated to +-{err:.2f} "
+                              f"nats, so its weight is uncertain by a factor of about {math.exp(err):.2f}",
+                              stacklevel=2)
         first = components[0]
         self.dim, self.schedule, self.num_categories = first.dim, first.schedule, first.num_categories
         self.has_energy = True
@@ -188,6 +195,9 @@ class Mixture(Component):
         w = torch.exp(self.log_weights).tolist()
         inner = ", ".join(repr(c) for c in self.components)
         return f"mixture([{inner}], weights=[{', '.join(f'{v:.3g}' for v in w)}])"
+
+
+UNCERTAIN_LOG_Z = 0.1  # nats of standard error beyond which a mixture warns about its weights
 
 
 def _normalize(c: Component) -> tuple[Component, Callable[[float | Tensor], Tensor] | None]:
