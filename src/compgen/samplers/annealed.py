@@ -166,7 +166,7 @@ class AnnealedMCMC(Sampler):
             if callback is not None:
                 callback({"x": x, "i": i, "t": ts[i].item(), "acceptance": acceptance[i].item(),
                           "step_size": step})
-        mismatch = score_mismatch(component, x, ts[-1].item(), generator)
+        mismatch = score_mismatch(component, x, ts[-1].item())
         return SampleResult(x.detach(), ts, acceptance, steps_used, evaluations,
                             time.perf_counter() - start, resample_count, log_z, ess, radii, mismatch)
 

@@ -113,8 +113,7 @@ ACCEPTANCE_FLOOR, ESS_FLOOR, SCORE_MISMATCH = 0.05, 0.05, 0.05
 RUNAWAY_SCALE, RUNAWAY_GROWTH, RUNAWAY_FAR = 3.0, 1.05, 10.0
 
 
-def score_mismatch(component: Component, x: Tensor, t: float, generator: torch.Generator | None = None,
-                   chains: int = 64) -> float | None:
+def score_mismatch(component: Component, x: Tensor, t: float, chains: int = 64) -> float | None:
     """Relative disagreement of score and energy at points x (B, D): along a random unit v per
     point, the score's slope a = s.v against the energy's b = (E(x - hv) - E(x + hv)) / 2h
     (central differences, h = 1e-2 sigma_t); the median over up to ``chains`` points of
@@ -122,8 +121,8 @@ def score_mismatch(component: Component, x: Tensor, t: float, generator: torch.G
     twice the gradient; None for score-only components."""
     if not component.has_energy:
         return None
-    x = x[:chains].double().float()
-    v = torch.randn(x.shape, generator=generator).to(x)
+    x = x[:chains]
+    v = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)).to(x)  # not the caller's stream
     v = v / v.norm(dim=-1, keepdim=True)
     h = 1e-2 * max(component.schedule.sigma(torch.tensor(t)).item(), 1e-3)  # float32 energies: not smaller
     with torch.no_grad():
