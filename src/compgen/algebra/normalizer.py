@@ -185,11 +185,11 @@ _ESTIMATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def normalized(component: Component, n: int = 1024, levels: int = 100, runs: int = 4,
                generator: torch.Generator | None = None) -> Component:
-    """``component`` divided by its normalizing constant at every noise level.
+    """``component`` divided by its estimated normalizing constant at every noise level.
 
-    Exact terms need nothing (the component is returned divided by its closed-form Z inside
-    :class:`~compgen.Mixture`); otherwise ``log Z_t`` is estimated once per component and
-    settings (:func:`estimate_log_normalizers`, seeded by ``generator`` or seed 0) and cached.
+    ``log Z_t`` is estimated once per component and settings (:func:`estimate_log_normalizers`,
+    seeded by ``generator`` or seed 0) and cached; an already normalized component is returned as
+    it is. (A :class:`~compgen.Mixture` uses the closed form instead where one exists.)
     """
     if getattr(component, "normalized", False):
         return component
