@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from compgen.algebra.component import Component
-from compgen.algebra.normalizer import GaussianTerms, concatenate, normalized
+from compgen.algebra.normalizer import GaussianTerms, Normalized, concatenate, normalized
 
 
 def _check_compatible(components: Sequence[Component], what: str) -> None:
@@ -134,13 +134,11 @@ class Mixture(Component):
             raise ValueError(f"mixture weights must be finite and positive, got {w.tolist()}")
         self.log_weights = torch.log(w / w.sum()).float()
         self.normalize = self.normalized = normalize
-        self.components, self._log_z = components, [None] * n
-        if normalize:
-            for i, c in enumerate(components):
-                self.components[i], self._log_z[i] = _normalize(c)
-        self.log_normalizer_errors = [float(getattr(c, "std_error", torch.zeros(1))[-1])
-                                      for c in self.components]
-        for c, err in zip(self.components, self.log_normalizer_errors, strict=True):
+        self.components = components
+        normalizers = [_log_normalizer(c) if normalize else (None, 0.0) for c in components]
+        self._log_z = [log_z for log_z, _ in normalizers]
+        self.log_normalizer_errors = [err for _, err in normalizers]
+        for c, err in zip(components, self.log_normalizer_errors, strict=True):
             if err > UNCERTAIN_LOG_Z:
                 warnings.warn(f"mixture: the normalizing constant of {c!r} is estimated to +-{err:.2f} "
                               f"nats, so its weight is uncertain by a factor of about {math.exp(err):.2f}",
@@ -200,17 +198,20 @@ class Mixture(Component):
 UNCERTAIN_LOG_Z = 0.1  # nats of standard error beyond which a mixture warns about its weights
 
 
-def _normalize(c: Component) -> tuple[Component, Callable[[float | Tensor], Tensor] | None]:
-    """A mixture's view of one component: the component (estimated-normalized if need be) and
-    its exact log Z_t as a function of t (None when it is already normalized)."""
+def _log_normalizer(c: Component) -> tuple[Callable[[float | Tensor], Tensor] | None, float]:
+    """A mixture's view of one component's normalizing constant: t -> log Z_t (None when it is
+    normalized already) and the standard error of log Z at the last level (0 when exact)."""
+    if isinstance(c, Normalized):  # normalized by an estimate: it carries the estimate's error
+        return None, float(c.std_error[-1])
     if c.normalized:
-        return c, None
+        return None, 0.0
     if c.gaussian_terms(1.0) is not None:  # the expansion is structural: exact at every t
-        return c, _ExactLogNormalizer(c)
+        return _ExactLogNormalizer(c), 0.0
     if c.num_categories is not None:
         log_z = _enumerated_log_normalizer(c)
-        return c, lambda t: log_z
-    return normalized(c), None
+        return (lambda t: log_z), 0.0
+    estimate = normalized(c)
+    return estimate.log_normalizer_at, float(estimate.std_error[-1])
 
 
 ENUMERABLE_STATES = 2**20

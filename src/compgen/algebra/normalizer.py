@@ -176,8 +176,8 @@ class Normalized(Component):
     def leaves(self) -> list[Component]:
         return self.base.leaves()
 
-    def __repr__(self) -> str:  # as the base: inside a mixture every component is normalized
-        return repr(self.base)
+    def __repr__(self) -> str:
+        return f"normalized({self.base!r})"
 
 
 _ESTIMATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -191,7 +191,7 @@ def normalized(component: Component, n: int = 1024, levels: int = 100, runs: int
     seeded by ``generator`` or seed 0) and cached; an already normalized component is returned as
     it is. (A :class:`~compgen.Mixture` uses the closed form instead where one exists.)
     """
-    if getattr(component, "normalized", False):
+    if component.normalized:
         return component
     key = (n, levels, runs)
     cache = _ESTIMATES.setdefault(component, {})
@@ -248,9 +248,9 @@ def check_normalizable(component: Component, t_min: float, levels: int = 20) -> 
 
 
 def _negative_powers(component: Component) -> list[Component]:
+    """The negated parts (powers with a negative exponent) of a composition."""
     from compgen.algebra.compose import Power
 
-    if isinstance(component, Power) and component.exponent < 0:
-        return [component]
-    return [p for child in getattr(component, "components", []) for p in _negative_powers(child)] + \
-        (_negative_powers(component.base) if isinstance(component, Power) else [])
+    if isinstance(component, Power):
+        return [component] if component.exponent < 0 else _negative_powers(component.base)
+    return [p for child in getattr(component, "components", []) for p in _negative_powers(child)]

@@ -92,14 +92,14 @@ class DiffusionNetwork(Component, nn.Module):
             blocks: list[nn.Module] = []
             for i in range(layers):
                 blocks += [nn.Linear(dim + emb_dim if i == 0 else hidden, hidden), nn.SiLU()]
-            out = 1 if self.scalar_output else dim  # a scalar energy, or a vector per point
+            out = 1 if self.has_energy else dim  # a scalar energy, or a noise vector
             self.net = nn.Sequential(*blocks, nn.Linear(hidden, out))
         elif backbone == "temporal_unet":
             self.net = TemporalUNet(channels, dim // channels, emb_dim, hidden, layers,
-                                    scalar=self.scalar_output)
+                                    scalar=self.has_energy)
         else:
             self.net = ImageUNet(channels, image_side(dim, channels), emb_dim, hidden, layers,
-                                 scalar=self.scalar_output)
+                                 scalar=self.has_energy)
         with torch.no_grad():  # re-draw every weight from our own generator
             gen = torch.Generator().manual_seed(init_seed)
             for layer in self.modules():
@@ -108,11 +108,6 @@ class DiffusionNetwork(Component, nn.Module):
                     layer.weight.uniform_(-bound, bound, generator=gen)
                     if getattr(layer, "bias", None) is not None:
                         layer.bias.uniform_(-bound, bound, generator=gen)
-
-    @property
-    def scalar_output(self) -> bool:
-        """Whether the network outputs one number per point (else a D-vector)."""
-        return False
 
     @property
     def conditional(self) -> bool:
@@ -228,42 +223,16 @@ class ScoreDiffusion(DiffusionNetwork):
 
 
 class EnergyDiffusion(DiffusionNetwork):
-    """An energy network ``E(x, t)`` trained through its gradient: eps_hat = sigma_t grad_x E.
+    """Scalar energy network ``E(x, t) = f(x, t) / sigma_t``; eps_hat = sigma_t grad_x E.
 
-    Args:
-        parameterization: how the network's output f becomes an energy.
-            ``"scalar"``: ``E = f(x, t) / sigma_t`` with a scalar f (dividing by sigma_t keeps f
-            O(1) at every level, as eps is). ``"denoiser"``: f is a D-vector, a guess of the
-            clean point, and ``E = |x - alpha_t f(x, t)|^2 / (2 sigma_t^2)`` (Salimans & Ho
-            2021's form): where f stays in the data's range, the energy grows as the squared
-            distance to it over 2 sigma_t^2, the true tail of a noised density of bounded
-            support, and at t = 1 it is N(0, I) whatever f says.
-        (the rest as :class:`DiffusionNetwork`)
+    Dividing by sigma_t makes the network output O(1) at every noise level, as eps is.
     """
 
     has_energy = True
 
-    def __init__(self, *args, parameterization: str = "scalar", **kwargs):
-        if parameterization not in ("scalar", "denoiser"):
-            raise ValueError(f"parameterization must be 'scalar' or 'denoiser', got {parameterization!r}")
-        object.__setattr__(self, "parameterization", parameterization)  # the body's shape depends on it
-        super().__init__(*args, **kwargs)
-
-    @property
-    def scalar_output(self) -> bool:
-        return self.parameterization == "scalar"
-
-    def config(self) -> dict:
-        return {**super().config(), "parameterization": self.parameterization}
-
     def energy(self, x: Tensor, t: float | Tensor, cond: Tensor | int | None = None) -> Tensor:
-        tt = as_time(t, x.shape[0], x)
-        out = self.net(self._features(x, t, cond))
-        sigma = self.schedule.sigma(tt)
-        if self.parameterization == "scalar":
-            return out.squeeze(-1) / sigma
-        residual = x - self.schedule.alpha(tt)[:, None] * out
-        return 0.5 * (residual**2).sum(-1) / sigma**2
+        sigma = self.schedule.sigma(as_time(t, x.shape[0], x))
+        return self.net(self._features(x, t, cond)).squeeze(-1) / sigma
 
     def energy_and_score(self, x, t, cond=None):
         with torch.enable_grad():

@@ -40,14 +40,15 @@ def reference(exact: Component, n: int, seed: int = 12345) -> tuple[GridDensity,
     return ref, ref.noise_floor(n, torch.Generator().manual_seed(seed), repeats=5)
 
 
-def evaluate(composition: Component, ref: GridDensity, floor: float, sampler: str, settings: dict,
-             n: int, seeds: int) -> tuple[dict, torch.Tensor | None]:
-    """Run one sampler ``seeds`` times; returns a summary and the first run's samples (n, 2).
+def evaluate(composition: Component, ref: GridDensity, floor: float, sampler: str | None, settings: dict,
+             n: int, seeds: int, first_seed: int = 0) -> tuple[dict, torch.Tensor | None]:
+    """Run one sampler (None: ``cg.sample``'s default) ``seeds`` times, from seed ``first_seed``;
+    returns a summary and the first run's samples (n, 2).
 
     An unsupported combination (MH on score-only models) gives ``{"error": ...}`` and None.
     """
     lls, w2s, mmds, accs, sps, evals, first = [], [], [], [], [], 0, None
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         try:
             result = sample(composition, n, sampler, generator=torch.Generator().manual_seed(seed),
                             **settings)

@@ -24,10 +24,10 @@ from tqdm.auto import tqdm
 from compgen.algebra import Component, Mixture
 from compgen.checkpoint import load, save
 from compgen.files import write_json
-from compgen.metrics import grid_density, log_likelihood, w2
+from compgen.metrics import grid_density
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.models.gaussian_mixture import GaussianMixture
-from compgen.samplers import sample
+from compgen.tasks.fidelity import evaluate
 from compgen.tasks.results import earlier, finish, machine
 from compgen.tasks.robustness.generator import Task, factor_pool, generate_tasks
 from compgen.training import TRAIN_BATCH, TRAIN_STEPS, train
@@ -67,30 +67,17 @@ def learned_pool(pool: dict[str, GaussianMixture], models: Path, seed: int = 0,
     return learned, seconds
 
 
-def _run(component: Component, sampler: str | None, settings: dict, n: int, seed: int):
-    gen = torch.Generator().manual_seed(seed)
-    if sampler is None:
-        return sample(component, n, generator=gen, **settings)
-    return sample(component, n, sampler, generator=gen, **settings)
-
-
 def judge(learned: Component, exact: Component, n: int, seed: int = 0,
           rows: list[tuple[str, str | None, dict]] = SAMPLER_ROWS) -> dict:
-    """Every sampler row on ``learned``, judged against ``exact``'s grid reference."""
+    """Every sampler row on ``learned``, judged against ``exact``'s grid reference (one run each,
+    :func:`compgen.tasks.fidelity.evaluate`), with the component weights of a mixture."""
     ref = grid_density(exact, lo=LO, hi=HI, resolution=RESOLUTION)
     floor = ref.noise_floor(n, torch.Generator().manual_seed(12345), repeats=3)
-    target = ref.sample(n, torch.Generator().manual_seed(1000 + seed))
     out = {"floor": floor}
     for label, sampler, settings in rows:
-        result = _run(learned, sampler, settings, n, seed)
-        x = result.x
-        finite = torch.isfinite(x).all(-1)
-        entry = {"w2_over_floor": w2(x[finite], target) / floor if finite.any() else float("inf"),
-                 "ll_gap": ref.expected_log_prob() - log_likelihood(x[finite], ref),
-                 "seconds": result.wall_time}
+        out[label], x = evaluate(learned, ref, floor, sampler, settings, n, seeds=1, first_seed=seed)
         if isinstance(exact, Mixture):
-            entry["weight_error"] = _weight_error(exact, x[finite])
-        out[label] = entry
+            out[label]["weight_error"] = _weight_error(exact, x)
     return out
 
 
