@@ -203,3 +203,17 @@ def test_three_factor_product_keeps_the_grid_points_on_the_diagonals():
     assert on.sum() == 10 and mass[~on].sum() < 0.01
     # 10 blobs of similar weight; the Gaussian bar lengths (std 1.5) make outer ones lighter
     assert mass[on].min() > 0.04 and mass[on].max() < 0.2
+
+
+def test_composition_metadata_comes_from_the_operands():
+    """Every composition derives dim, schedule, space, has_energy and t_min from its operands:
+    a clamped discrete component stays discrete (a hand copy once dropped num_categories)."""
+    rbm = cg.RBM(torch.randn(3, 6) * 0.3, torch.zeros(6), torch.zeros(3))
+    for composed in (rbm & rbm, rbm ** 2, cg.mixture([rbm, rbm ** 0.5])):
+        assert (composed.dim, composed.num_categories, composed.schedule) == (6, 2, rbm.schedule)
+    clamped = rbm.clamp([0, 2], torch.tensor([1.0, 0.0]))
+    assert (clamped.dim, clamped.num_categories) == (4, 2)
+    a = toy2d.density("ring")
+    a.t_min = 0.02
+    composed = (a & toy2d.density("corner")) ** 0.5
+    assert composed.t_min == 0.02 and composed.sampling_t_min == 0.02 and composed.has_energy

@@ -101,8 +101,8 @@ def test_learned_compositions_stop_at_their_trusted_noise_level():
 
 def test_fidelity_benchmark_covers_every_task_and_kind(tmp_path, monkeypatch):
     """Tiny sizes; a mixture of score-only models is recorded as n/a, not a crash."""
-    import compgen.tasks.fidelity_bench as bench
-    from compgen.tasks import toy2d
+    import compgen.tasks.toy2d.fidelity_bench as bench
+    from compgen.tasks.toy2d import models as toy2d
 
     monkeypatch.setattr(bench, "SAMPLER_ROWS", [("reverse", {"levels": 3}), ("mala", {"levels": 3})])
     monkeypatch.setattr(bench, "EXTRA_ROWS", {kind: [] for kind in toy2d.KINDS})
@@ -135,7 +135,7 @@ def test_fidelity_benchmark_covers_every_task_and_kind(tmp_path, monkeypatch):
 
 def test_discrete_mixing_benchmark_smoke(tmp_path, monkeypatch):
     """Tiny sizes: every problem and sampler gets a curve, an ESS and a table row."""
-    import compgen.tasks.mixing_bench as bench
+    import compgen.tasks.discrete.mixing as bench
 
     small = {"ising": (cg.Ising(cg.models.lattice_couplings(3, 0.3), name="ising3x3"),
                        lambda n, g: cg.sample(cg.Ising(cg.models.lattice_couplings(3, 0.3)), n, "gibbs",

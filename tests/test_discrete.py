@@ -181,7 +181,7 @@ def test_rbm_block_gibbs_and_free_energy_agree(gen):
 
 # -- the constraint languages and the naive product --------------------------------------------
 def test_language_samplers_are_uniform_over_their_languages(gen):
-    from compgen.data.languages import member, sample_language
+    from compgen.tasks.discrete.languages import member, sample_language
 
     states = all_states(6, 4)
     for language in ["balanced", "motif"]:
@@ -194,7 +194,7 @@ def test_language_samplers_are_uniform_over_their_languages(gen):
 
 
 def test_language_membership_and_codec():
-    from compgen.data.languages import decode, encode, has_motif, is_balanced
+    from compgen.tasks.discrete.languages import decode, encode, has_motif, is_balanced
 
     x = encode(["(a)(b)", "())(ab", "((a)b)", "ab)(ab"])
     assert decode(x) == ["(a)(b)", "())(ab", "((a)b)", "ab)(ab"]
@@ -203,7 +203,7 @@ def test_language_membership_and_codec():
 
 
 def test_naive_product_of_conditionals_is_biased_and_its_sampler_matches_its_density(gen):
-    from compgen.tasks.languages import naive_product_log_prob, naive_product_sample
+    from compgen.tasks.discrete.models import naive_product_log_prob, naive_product_sample
 
     p1 = AutoregressiveModel(3, length=4, hidden=16, init_seed=1)
     p2 = AutoregressiveModel(3, length=4, hidden=16, init_seed=2)

@@ -6,7 +6,8 @@ import torch
 
 import compgen as cg
 from compgen.algebra import guided
-from compgen.data.scenes import (
+from compgen.tasks.images.detector import correct, detect, exact
+from compgen.tasks.images.scenes import (
     PLACES,
     SHAPES,
     SceneObject,
@@ -17,7 +18,6 @@ from compgen.data.scenes import (
     random_scene,
     render,
 )
-from compgen.metrics.scenes import correct, detect, exact
 
 
 def test_scenes_are_deterministic_and_respect_the_split():

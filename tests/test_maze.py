@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from compgen.algebra.factor_graph import FactorGraph
-from compgen.data.pointmaze import generate, make_env
 from compgen.tasks.maze.planning import anchor, avoid, execute, free_space, plan
+from compgen.tasks.maze.pointmaze import generate, make_env
 from compgen.tasks.maze.trajectories import (
     CHANNELS,
     Normalizer,
@@ -107,8 +107,8 @@ def test_plans_hold_start_goal_and_waypoints_exactly(method):
 def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
     """train-maze -> plan -> bench maze-planning and maze-efficiency, in smoke sizes."""
     from compgen.cli import main
-    from compgen.data.pointmaze import save_dataset
     from compgen.tasks.maze import efficiency, planning
+    from compgen.tasks.maze.pointmaze import save_dataset
 
     save_dataset(tmp_path / "umaze.npz", generate("umaze", episodes=3, episode_steps=64, seed=0,
                                                   progress=False), maze="umaze", seed=0)
@@ -123,7 +123,7 @@ def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
     assert "normalized score" in capsys.readouterr().out and (tmp_path / "p.png").stat().st_size > 5000
 
     monkeypatch.setitem(planning.HORIZONS, "umaze", 48)
-    main(["bench", "maze-planning", "--models", str(tmp_path), "--mazes", "umaze", "--n", "2",
+    main(["bench", "maze-planning", "--models", str(tmp_path), "--mazes", "umaze", "--pairs", "2",
           "--out", str(tmp_path / "bench"), "--quiet"])
     result = json.loads((tmp_path / "bench" / "maze_planning.json").read_text())
     assert [r["method"] for r in result["summary"]] == list(result["methods"])
@@ -138,7 +138,7 @@ def test_maze_commands_train_plan_and_benchmark(tmp_path, monkeypatch, capsys):
     changed = next(iter(planning_bench.METHODS))
     monkeypatch.setitem(planning_bench.METHODS, changed,
                         {**planning_bench.METHODS[changed], "sampler": "ula"})
-    main(["bench", "maze-planning", "--models", str(tmp_path), "--mazes", "umaze", "--n", "2",
+    main(["bench", "maze-planning", "--models", str(tmp_path), "--mazes", "umaze", "--pairs", "2",
           "--out", str(tmp_path / "bench"), "--quiet"])
     again = json.loads((tmp_path / "bench" / "maze_planning.json").read_text())
     assert list(again["mazes"]) == ["umaze", "medium"]
@@ -182,7 +182,7 @@ def test_avoid_factors_repel_from_the_region_and_goal_mixtures_have_one_componen
 def test_free_space_factor_penalizes_wall_cells():
     """Every step gets the same factor; a wall cell's centre sits 2.5-3.5 nats per step below
     the free cells' centres (FREE_STD = 0.35: 4 free neighbours at distance 1 at most)."""
-    from compgen.data.pointmaze import MazeGrid
+    from compgen.tasks.maze.pointmaze import MazeGrid
 
     grid = MazeGrid.from_env(make_env("umaze"))
     norm = Normalizer(mean=(0.0,) * CHANNELS, std=(1.0,) * CHANNELS)

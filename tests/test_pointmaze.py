@@ -4,7 +4,7 @@ in the real simulator, and the data set format."""
 import numpy as np
 import pytest
 
-from compgen.data.pointmaze import (
+from compgen.tasks.maze.pointmaze import (
     MazeGrid,
     WaypointController,
     generate,

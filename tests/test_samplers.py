@@ -7,7 +7,7 @@ import torch
 
 import compgen as cg
 import compgen.expression
-import compgen.tasks.toy2d
+import compgen.tasks.toy2d.models
 from compgen.algebra import Component
 from compgen.samplers import Target, hmc_step, langevin_step
 from conftest import z_tolerance
@@ -259,7 +259,7 @@ def test_an_improper_composition_fails_before_sampling_or_diverges_loudly():
 def test_normalizability_of_analytic_expressions_agrees_with_grid_integration(expression, ok):
     """The tail rule accepts what integrates along the whole path and rejects the rest: checked
     against the grid mass in the outer ring of cells at t = 1, where a flat tail shows."""
-    q = cg.expression.parse(expression, cg.tasks.toy2d.components("analytic"))
+    q = cg.expression.parse(expression, cg.tasks.toy2d.models.components("analytic"))
     if ok:
         cg.algebra.normalizer.check_normalizable(q, 1e-3)
     else:
@@ -269,8 +269,8 @@ def test_normalizability_of_analytic_expressions_agrees_with_grid_integration(ex
     edge = ref.probs.clone()
     edge[10:-10, 10:-10] = 0
     assert (edge.sum().item() < 1e-6) == ok
-    with pytest.raises(cg.NotNormalizableError, match="~corner is not normalizable"):
-        cg.expression.parse("ring | ~corner", cg.tasks.toy2d.components("analytic"))  # its Z cannot be had
+    with pytest.raises(cg.NotNormalizableError, match="~corner is not normalizable"):  # its Z cannot be had
+        cg.expression.parse("ring | ~corner", cg.tasks.toy2d.models.components("analytic"))
 
 
 @pytest.mark.parametrize("sampler", ["mala", "hmc"])

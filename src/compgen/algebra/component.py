@@ -16,6 +16,7 @@ scores add, but anything that needs energy values (mixtures, Metropolis-Hastings
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -149,4 +150,71 @@ class Component:
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(
                 f"{self!r} expects x of shape (batch, {self.dim}), got {tuple(x.shape)}"
+            )
+
+
+class Composition(Component):
+    """A component built from others, its ``operands``; its metadata is derived from them once,
+    here, so no composition copies it by hand.
+
+    ``dim``, ``schedule`` and ``num_categories`` are the operands' (checked to agree at
+    construction), ``has_energy`` and ``exact`` hold when they hold for every operand, and
+    ``t_min`` is the largest. A subclass overrides what it changes (``Clamped`` its ``dim``).
+    """
+
+    def __init__(self, operands: Sequence[Component], what: str, same_dim: bool = True):
+        check_compatible(operands, what, same_dim)
+        self.operands = tuple(operands)
+
+    @property
+    def dim(self) -> int:
+        return self.operands[0].dim
+
+    @property
+    def schedule(self) -> VPSchedule:
+        return self.operands[0].schedule
+
+    @property
+    def num_categories(self) -> int | None:
+        return self.operands[0].num_categories
+
+    @property
+    def has_energy(self) -> bool:
+        return all(c.has_energy for c in self.operands)
+
+    @property
+    def exact(self) -> bool:
+        return all(c.exact for c in self.operands)
+
+    @property
+    def t_min(self) -> float:
+        return max(c.t_min for c in self.operands)
+
+    def leaves(self) -> list[Component]:
+        return [leaf for c in self.operands for leaf in c.leaves()]
+
+
+def check_compatible(components: Sequence[Component], what: str, same_dim: bool = True) -> None:
+    """Raise unless ``components`` are compgen components over one space (dimension, unless
+    ``same_dim`` is False; continuous or K categories) on one noise schedule."""
+    if not components:
+        raise ValueError(f"{what} needs at least one component")
+    for c in components:
+        if not isinstance(c, Component):
+            raise TypeError(f"{what} takes compgen components, got {type(c).__name__}")
+    first = components[0]
+    for c in components[1:]:
+        if same_dim and c.dim != first.dim:
+            raise ValueError(
+                f"{what} of components with different dimensions: "
+                f"{first!r} has dim {first.dim}, {c!r} has dim {c.dim}"
+            )
+        if c.num_categories != first.num_categories:
+            kinds = [f"{x!r} is " + ("continuous" if x.num_categories is None
+                                     else f"over {x.num_categories} categories") for x in (first, c)]
+            raise ValueError(f"{what} of incompatible spaces: {kinds[0]}, {kinds[1]}")
+        if c.schedule != first.schedule:
+            raise ValueError(
+                f"{what} of components on different noise schedules: "
+                f"{first!r} uses {first.schedule}, {c!r} uses {c.schedule}"
             )

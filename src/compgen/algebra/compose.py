@@ -31,45 +31,22 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, Composition
 from compgen.algebra.normalizer import GaussianTerms, Normalized, concatenate, normalized
 
 
-def _check_compatible(components: Sequence[Component], what: str) -> None:
-    if not components:
-        raise ValueError(f"{what} needs at least one component")
-    for c in components:
-        if not isinstance(c, Component):
-            raise TypeError(f"{what} takes compgen components, got {type(c).__name__}")
-    first = components[0]
-    for c in components[1:]:
-        if c.dim != first.dim:
-            raise ValueError(
-                f"{what} of components with different dimensions: "
-                f"{first!r} has dim {first.dim}, {c!r} has dim {c.dim}"
-            )
-        if c.num_categories != first.num_categories:
-            kinds = [f"{x!r} is " + ("continuous" if x.num_categories is None
-                                     else f"over {x.num_categories} categories") for x in (first, c)]
-            raise ValueError(f"{what} of incompatible spaces: {kinds[0]}, {kinds[1]}")
-        if c.schedule != first.schedule:
-            raise ValueError(
-                f"{what} of components on different noise schedules: "
-                f"{first!r} uses {first.schedule}, {c!r} uses {c.schedule}"
-            )
-
-
-class Product(Component):
+class Product(Composition):
     """Product of experts ``p_1 · p_2 · ...`` (AND): energies and scores add."""
 
     def __init__(self, components: Sequence[Component]):
         flat: list[Component] = []
         for c in components:  # (a & b) & c is stored as one flat product
             flat.extend(c.components if isinstance(c, Product) else [c])
-        _check_compatible(flat, "product")
-        self.components = flat
-        self.dim, self.schedule, self.num_categories = flat[0].dim, flat[0].schedule, flat[0].num_categories
-        self.has_energy = all(c.has_energy for c in flat)
+        super().__init__(flat, "product")
+
+    @property
+    def components(self) -> list[Component]:
+        return list(self.operands)
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         self.require_energy("the energy of a product")
@@ -97,14 +74,11 @@ class Product(Component):
             terms = part if terms is None else terms.times(part)
         return terms
 
-    def leaves(self) -> list[Component]:
-        return [leaf for c in self.components for leaf in c.leaves()]
-
     def __repr__(self) -> str:
         return " & ".join(_wrap(c, Mixture) for c in self.components)
 
 
-class Mixture(Component):
+class Mixture(Composition):
     """Mixture ``sum_i w_i p_i / Z_i`` (OR) of normalized densities, by logsumexp.
 
     Args:
@@ -122,7 +96,7 @@ class Mixture(Component):
     def __init__(self, components: Sequence[Component], weights: Sequence[float] | Tensor | None = None,
                  normalize: bool = True):
         components = list(components)  # a | b | c is (a | b) | c: use cg.mixture for thirds
-        _check_compatible(components, "mixture")
+        super().__init__(components, "mixture")
         for c in components:
             c.require_energy("a mixture")
         n = len(components)
@@ -134,7 +108,6 @@ class Mixture(Component):
             raise ValueError(f"mixture weights must be finite and positive, got {w.tolist()}")
         self.log_weights = torch.log(w / w.sum()).float()
         self.normalize = self.normalized = normalize
-        self.components = components
         normalizers = [_log_normalizer(c) if normalize else (None, 0.0) for c in components]
         self._log_z = [log_z for log_z, _ in normalizers]
         self.log_normalizer_errors = [err for _, err in normalizers]
@@ -143,9 +116,10 @@ class Mixture(Component):
                 warnings.warn(f"mixture: the normalizing constant of {c!r} is estimated to +-{err:.2f} "
                               f"nats, so its weight is uncertain by a factor of about {math.exp(err):.2f}",
                               stacklevel=2)
-        first = components[0]
-        self.dim, self.schedule, self.num_categories = first.dim, first.schedule, first.num_categories
-        self.has_energy = True
+
+    @property
+    def components(self) -> list[Component]:
+        return list(self.operands)
 
     def _logits(self, energies: Tensor, t: float | Tensor) -> Tensor:
         """log w_i - E_i - log Z_i per chain and component, (B, K)."""
@@ -183,9 +157,6 @@ class Mixture(Component):
         shifts = [self.log_weights[i].double() - (p.log_mass() if self.normalize else 0.0)
                   for i, p in enumerate(parts)]
         return concatenate([p.shifted(shift) for p, shift in zip(parts, shifts, strict=True)])
-
-    def leaves(self) -> list[Component]:
-        return [leaf for c in self.components for leaf in c.leaves()]
 
     def __repr__(self) -> str:
         if self._uniform:
@@ -247,7 +218,7 @@ class _ExactLogNormalizer:
         return self.cache[t]
 
 
-class Power(Component):
+class Power(Composition):
     """``p^exponent``: temperature for exponent > 0, inversion (NOT) for exponent < 0.
 
     ``a & ~b`` is p_a / p_b, and ``a & cg.negate(b, s)`` is p_a / p_b^s. The result is
@@ -255,14 +226,11 @@ class Power(Component):
     """
 
     def __init__(self, base: Component, exponent: float):
-        if not isinstance(base, Component):
-            raise TypeError(f"power takes a compgen component, got {type(base).__name__}")
+        super().__init__([base], "power")
         exponent = float(exponent)
         if exponent == 0 or not torch.isfinite(torch.tensor(exponent)):
             raise ValueError(f"exponent must be finite and non-zero, got {exponent}")
         self.base, self.exponent = base, exponent
-        self.dim, self.schedule, self.has_energy = base.dim, base.schedule, base.has_energy
-        self.num_categories = base.num_categories
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.exponent * self.base.energy(x, t)
@@ -282,9 +250,6 @@ class Power(Component):
         terms = self.base.gaussian_terms(t)
         return None if terms is None else terms.power(self.exponent)
 
-    def leaves(self) -> list[Component]:
-        return self.base.leaves()
-
     def __repr__(self) -> str:
         base = _wrap(self.base, (Product, Mixture, Power))
         if self.exponent == -1:
@@ -294,13 +259,13 @@ class Power(Component):
         return f"{base} ** {self.exponent:g}"
 
 
-class Conditioned(Component):
-    """A conditional model with its condition bound: ``p(x | c)`` as a plain component."""
+class Conditioned(Composition):
+    """A conditional model with its condition bound: ``p(x | c)`` as a plain component (a leaf:
+    its model's condition-free parts are not parts of it)."""
 
     def __init__(self, model: Component, condition: Tensor | int):
-        self.model, self.condition, self.t_min = model, condition, model.t_min
-        self.dim, self.schedule, self.has_energy = model.dim, model.schedule, model.has_energy
-        self.num_categories = model.num_categories
+        super().__init__([model], "given")
+        self.model, self.condition = model, condition
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.model.energy(x, t, cond=self.condition)
@@ -320,7 +285,7 @@ class Conditioned(Component):
         return f"{self.model!r}.given({shown})"
 
 
-class Clamped(Component):
+class Clamped(Composition):
     """``p(x_free | x_known = values)``: a component over the D - k free coordinates.
 
     Conditioning on observed coordinates by clamping them: the energy of ``x_free`` is the
@@ -332,6 +297,7 @@ class Clamped(Component):
     """
 
     def __init__(self, base: Component, indices: Sequence[int], values: Tensor):
+        super().__init__([base], "clamp")
         indices = list(indices)
         values = torch.as_tensor(values, dtype=torch.float32)
         if len(set(indices)) != len(indices) or not all(0 <= i < base.dim for i in indices):
@@ -341,7 +307,10 @@ class Clamped(Component):
         known = set(indices)
         self.base, self.indices, self.values = base, indices, values
         self.free = [i for i in range(base.dim) if i not in known]
-        self.dim, self.schedule, self.has_energy = len(self.free), base.schedule, base.has_energy
+
+    @property
+    def dim(self) -> int:
+        return len(self.free)
 
     def full(self, x: Tensor) -> Tensor:
         """(B, D - k) free coordinates -> (B, D) points with the known values filled in."""
@@ -360,9 +329,6 @@ class Clamped(Component):
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
         energy, score = self.base.energy_and_score(self.full(x), t)
         return energy, score[:, self.free]
-
-    def leaves(self) -> list[Component]:
-        return self.base.leaves()
 
     def __repr__(self) -> str:
         return f"{_wrap(self.base, (Product, Mixture))}.clamp({len(self.indices)} coordinates)"

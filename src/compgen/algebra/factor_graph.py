@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, Composition
 
 
-class FactorGraph(Component):
+class FactorGraph(Composition):
     """Product of factors ``(model, indices, condition)`` over x in R^dim.
 
     Args:
@@ -31,7 +31,7 @@ class FactorGraph(Component):
     def __init__(self, dim: int, factors: Sequence[tuple], name: str = "factor_graph"):
         if not factors:
             raise ValueError("FactorGraph needs at least one factor")
-        self.dim, self.name, self.factors = dim, name, list(factors)
+        self._dim, self.name, self.factors = dim, name, list(factors)
         groups: dict[int, tuple[Component, list, list]] = {}
         for i, factor in enumerate(factors):
             if len(factor) not in (3, 4):
@@ -58,10 +58,14 @@ class FactorGraph(Component):
             # (F, k), (F, ...) or None, (F,)
             self.groups.append((model, torch.stack(idx), stacked, torch.tensor(weights)))
         first = self.groups[0][0]
-        self.schedule, self.has_energy = first.schedule, all(g[0].has_energy for g in self.groups)
         for model, *_ in self.groups:
-            if model.schedule != self.schedule:
+            if model.schedule != first.schedule:
                 raise ValueError(f"factors on different noise schedules: {first!r} and {model!r}")
+        super().__init__([model for model, *_ in self.groups], "factor graph", same_dim=False)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
 
     def extended(self, factors: Sequence[tuple], name: str | None = None) -> FactorGraph:
         """This graph times more factors (same format), e.g. a task's start and goal."""
@@ -104,9 +108,6 @@ class FactorGraph(Component):
             score.view(-1).index_add_(0, (idx[None] + self.dim * torch.arange(b)[:, None, None]).flatten(),
                                       s.reshape(-1).to(x.dtype))
         return energy, score
-
-    def leaves(self) -> list[Component]:
-        return [model for model, *_ in self.groups]
 
     def __repr__(self) -> str:
         return f"{self.name}({self.num_factors} factors)"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, Composition
 
 if TYPE_CHECKING:
     from compgen.samplers.result import SampleResult
@@ -136,7 +136,7 @@ def estimate_log_normalizers(component: Component, t_min: float, n: int = 1024, 
     return results[0].levels, log_z.float(), (per_run.std(0) / math.sqrt(runs)).float()
 
 
-class Normalized(Component):
+class Normalized(Composition):
     """``base`` divided by its estimated ``Z_t`` at every noise level: a normalized density.
 
     Built by :func:`normalized`. ``log Z_t`` is interpolated linearly in log-SNR between the
@@ -149,9 +149,8 @@ class Normalized(Component):
     normalized = True
 
     def __init__(self, base: Component, levels: Tensor, log_z: Tensor, std_error: Tensor):
+        super().__init__([base], "normalized")
         self.base, self.levels, self.log_z, self.std_error = base, levels, log_z, std_error
-        self.dim, self.schedule, self.has_energy = base.dim, base.schedule, base.has_energy
-        self.t_min = base.sampling_t_min
         self._log_snr = base.schedule.log_snr(levels.double()).float()  # increasing
 
     def log_normalizer_at(self, t: float | Tensor) -> Tensor:
@@ -172,9 +171,6 @@ class Normalized(Component):
 
     def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
         return self.base.score(x, t)
-
-    def leaves(self) -> list[Component]:
-        return self.base.leaves()
 
     def __repr__(self) -> str:
         return f"normalized({self.base!r})"

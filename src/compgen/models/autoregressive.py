@@ -10,7 +10,7 @@ composes like any other component and feeds gradient-informed samplers. It can a
 model proposal needs.
 
 A product of autoregressive models is not autoregressive: multiplying next-token conditionals
-(:func:`compgen.tasks.languages.naive_product_sample`) samples something else.
+(:func:`compgen.tasks.discrete.models.naive_product_sample`) samples something else.
 """
 
 from __future__ import annotations

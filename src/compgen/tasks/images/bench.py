@@ -17,8 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from compgen.checkpoint import load
-from compgen.data.scenes import COLOURS, PLACES, SHAPES, SceneObject, make_scenes, random_scene
-from compgen.metrics.scenes import correct, detect, exact
+from compgen.tasks.images.detector import correct, detect, exact
 from compgen.tasks.images.generate import (
     GUIDANCE,
     SAMPLERS,
@@ -27,6 +26,7 @@ from compgen.tasks.images.generate import (
     sentence_product,
 )
 from compgen.tasks.images.plots import image_grid
+from compgen.tasks.images.scenes import COLOURS, PLACES, SHAPES, SceneObject, make_scenes, random_scene
 from compgen.tasks.images.tapestry import Layout, region_correct, tapestry
 from compgen.tasks.results import finish, machine
 

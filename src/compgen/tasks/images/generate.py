@@ -22,10 +22,10 @@ from torch import Tensor
 import compgen as cg
 from compgen.algebra import FactorGraph, guided
 from compgen.algebra.component import Component
-from compgen.data.scenes import SIZE
 from compgen.samplers.result import SampleResult
 from compgen.samplers.reverse import denoise
 from compgen.tasks.images.models import encode, to_images
+from compgen.tasks.images.scenes import SIZE
 
 GUIDANCE = 3.0  # guidance weight per sentence (Composable Diffusion's CLEVR setting was higher)
 # Annealed MCMC: at each of 25 levels an ancestral move down, then 2 Langevin steps (75

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from compgen.data.scenes import COLOURS, PLACES, SHAPES, SIZE, SceneObject, make_scenes, paragraph
 from compgen.models.diffusion import ScoreDiffusion
-from compgen.models.text import EMBEDDING_DIM, sentence_encoder
+from compgen.tasks.images.scenes import COLOURS, PLACES, SHAPES, SIZE, SceneObject, make_scenes, paragraph
+from compgen.tasks.images.text import EMBEDDING_DIM, sentence_encoder
 from compgen.training import train
 
 KINDS = ("sentences", "paragraph")

@@ -21,10 +21,10 @@ from torch import Tensor
 
 from compgen.algebra import FactorGraph, guided_factors
 from compgen.algebra.component import Component
-from compgen.data.scenes import CELL, SIZE, SceneObject, parse
-from compgen.metrics.scenes import correct
+from compgen.tasks.images.detector import correct
 from compgen.tasks.images.generate import GUIDANCE
 from compgen.tasks.images.models import encode
+from compgen.tasks.images.scenes import CELL, SIZE, SceneObject, parse
 
 
 @dataclass(frozen=True)

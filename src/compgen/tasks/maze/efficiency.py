@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from compgen.data.pointmaze import load_dataset, make_env
 from compgen.files import write_json
 from compgen.tasks.maze.planning import pinned, sample_given
+from compgen.tasks.maze.pointmaze import load_dataset, make_env
 from compgen.tasks.maze.trajectories import (
     Normalizer,
     dynamics_error,

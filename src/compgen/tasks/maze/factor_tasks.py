@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from compgen.data.pointmaze import MazeGrid
 from compgen.tasks.maze.planning import GOAL_RADIUS, HOLD, HORIZONS, avoid, execute, plan, start_state
 from compgen.tasks.maze.planning_bench import planning_setup
+from compgen.tasks.maze.pointmaze import MazeGrid
 from compgen.tasks.results import finish, machine
 
 AVOID_RADIUS = 0.4

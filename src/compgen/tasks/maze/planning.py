@@ -17,10 +17,10 @@ import torch
 from torch import Tensor
 
 from compgen.algebra.factor_graph import FactorGraph
-from compgen.data.pointmaze import D4RL_REFERENCE_RETURNS, EPISODE_LIMIT, MazeGrid
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.samplers import sample
 from compgen.samplers.reverse import denoise
+from compgen.tasks.maze.pointmaze import D4RL_REFERENCE_RETURNS, EPISODE_LIMIT, MazeGrid
 from compgen.tasks.maze.trajectories import CHANNELS, Normalizer
 
 GOAL_RADIUS = 0.5  # success: within 0.5 of the goal (D4RL's sparse reward)

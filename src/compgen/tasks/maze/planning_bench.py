@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from compgen.data.pointmaze import MazeGrid, make_env
 from compgen.files import write_json
 from compgen.tasks.maze.planning import HOLD, HORIZONS, SETTINGS, execute, free_space, plan, start_state
+from compgen.tasks.maze.pointmaze import MazeGrid, make_env
 from compgen.tasks.maze.trajectories import factorized, load_trajectory_models
 from compgen.tasks.results import earlier, finish, machine
 

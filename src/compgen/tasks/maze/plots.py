@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compgen.data.pointmaze import MazeGrid
+from compgen.tasks.maze.pointmaze import MazeGrid
 
 
 def draw_plan(grid: MazeGrid, planned: np.ndarray, executed: np.ndarray, start, goal,

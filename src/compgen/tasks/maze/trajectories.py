@@ -24,8 +24,8 @@ from torch import Tensor
 
 from compgen.algebra.factor_graph import FactorGraph
 from compgen.checkpoint import load
-from compgen.data.pointmaze import MazeGrid
 from compgen.models.diffusion import EnergyDiffusion
+from compgen.tasks.maze.pointmaze import MazeGrid
 from compgen.training import train
 
 CHANNELS = 6  # x, y, vx, vy, ax, ay

@@ -27,9 +27,9 @@ from compgen.files import write_json
 from compgen.metrics import grid_density
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.models.gaussian_mixture import GaussianMixture
-from compgen.tasks.fidelity import evaluate
 from compgen.tasks.results import earlier, finish, machine
 from compgen.tasks.robustness.generator import Task, factor_pool, generate_tasks
+from compgen.tasks.toy2d.fidelity import evaluate
 from compgen.training import TRAIN_BATCH, TRAIN_STEPS, train
 
 # (label, sampler, settings); "default" is what cg.sample uses when no sampler is named (annealed
@@ -70,7 +70,7 @@ def learned_pool(pool: dict[str, GaussianMixture], models: Path, seed: int = 0,
 def judge(learned: Component, exact: Component, n: int, seed: int = 0,
           rows: list[tuple[str, str | None, dict]] = SAMPLER_ROWS) -> dict:
     """Every sampler row on ``learned``, judged against ``exact``'s grid reference (one run each,
-    :func:`compgen.tasks.fidelity.evaluate`), with the component weights of a mixture."""
+    :func:`compgen.tasks.toy2d.fidelity.evaluate`), with the component weights of a mixture."""
     ref = grid_density(exact, lo=LO, hi=HI, resolution=RESOLUTION)
     floor = ref.noise_floor(n, torch.Generator().manual_seed(12345), repeats=3)
     out = {"floor": floor}

@@ -22,8 +22,8 @@ from compgen.expression import parse
 from compgen.metrics import grid_density, log_likelihood, w2
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.samplers import sample
-from compgen.tasks.plots import curves
 from compgen.tasks.results import finish
+from compgen.tasks.toy2d.plots import curves
 from compgen.training import train
 
 TASKS = {

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from compgen.files import write_json
-from compgen.tasks import toy2d
-from compgen.tasks.fidelity import format_table, measure, reference
-from compgen.tasks.plots import sample_grid
+from compgen.tasks.toy2d import models as toy2d
+from compgen.tasks.toy2d.fidelity import format_table, measure, reference
+from compgen.tasks.toy2d.plots import sample_grid
 
 DEMO_TASKS = ("product", "mixture", "negation")
 DEMO_SAMPLERS = (("hmc", {}), ("mala", {}), ("reverse", {}))

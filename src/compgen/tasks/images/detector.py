@@ -1,4 +1,4 @@
-"""A deterministic detector for the synthetic scenes of :mod:`compgen.data.scenes`.
+"""A deterministic detector for the synthetic scenes of :mod:`compgen.tasks.images.scenes`.
 
 Each pixel bright enough (its largest channel above 0.5) takes the nearest palette colour;
 each colour's 4-connected regions of at least ``MIN_AREA`` pixels are objects. The place is
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from compgen.data.scenes import CELL, COLOURS, SceneObject
+from compgen.tasks.images.scenes import CELL, COLOURS, SceneObject
 
 MIN_AREA = 12  # a rendered shape has 31-49 pixels; specks of noise are not objects
 SQUARE_FILL = 0.88  # square 1.0, circle 0.76, triangle 0.63 of their boxes

@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from compgen.files import write_json
-from compgen.tasks import toy2d
-from compgen.tasks.fidelity import SAMPLER_ROWS, format_table, measure, reference
-from compgen.tasks.plots import sample_grid
 from compgen.tasks.results import finish, machine
+from compgen.tasks.toy2d import models as toy2d
+from compgen.tasks.toy2d.fidelity import SAMPLER_ROWS, format_table, measure, reference
+from compgen.tasks.toy2d.plots import sample_grid
 
 # Rows that show what a default buys: SMC resampling is on by default only for exact energies.
 EXTRA_ROWS = {"analytic": [("hmc", {"resample": False})], "energy": [("mala", {"resample": True})],

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from compgen.algebra.component import Component, EnergyRequiredError
 from compgen.metrics import GridDensity, grid_density, log_likelihood, mmd, w2
 from compgen.samplers import sample
-from compgen.tasks import toy2d
+from compgen.tasks.toy2d import models as toy2d
 
 SAMPLER_ROWS: list[tuple[str, dict]] = [
     ("reverse", {}),

@@ -1,6 +1,6 @@
 """Composing two autoregressive models of constraint languages, sampled correctly and naively.
 
-``balanced`` and ``motif`` (:mod:`compgen.data.languages`) are each learned by an
+``balanced`` and ``motif`` (:mod:`compgen.tasks.discrete.languages`) are each learned by an
 :class:`~compgen.models.autoregressive.AutoregressiveModel`. Their product should put its mass on
 strings in both languages. The tempting shortcut, multiplying the two next-token conditionals
 and sampling left to right (:func:`naive_product_sample`), samples a different distribution:
@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from compgen.data.languages import ALPHABET, LANGUAGES, sample_language
 from compgen.models.autoregressive import AutoregressiveModel
 from compgen.models.pretrained import WEIGHTS_DIR, load_pretrained
+from compgen.tasks.discrete.languages import ALPHABET, LANGUAGES, sample_language
 from compgen.training import train_autoregressive
 
 MAX_LENGTH = 24

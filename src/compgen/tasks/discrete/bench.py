@@ -19,11 +19,11 @@ import torch
 from tqdm.auto import tqdm
 
 from compgen.algebra.discrete import all_states
-from compgen.data.languages import LANGUAGES, decode, member, sample_intersection
 from compgen.files import write_json
 from compgen.metrics import exact_distribution, hamming_mmd, total_variation, tv_noise_floor
 from compgen.samplers import sample
-from compgen.tasks.languages import language_models, naive_product_log_prob, naive_product_sample
+from compgen.tasks.discrete.languages import LANGUAGES, decode, member, sample_intersection
+from compgen.tasks.discrete.models import language_models, naive_product_log_prob, naive_product_sample
 from compgen.tasks.results import finish, machine
 
 EXACT_LENGTH, LONG_LENGTH = 8, 24

@@ -1,0 +1,109 @@
+"""What a task plug-in gives the command line, and the helpers its commands share.
+
+Each ``compgen.tasks.<name>.cli`` module has one function, ``register(cli: TaskCommands)``, that
+declares the task's commands and benchmarks, each with its own flags::
+
+    def register(cli: TaskCommands) -> None:
+        cli.command("train", train, train_flags, help="train a 2D model on a named density")
+        cli.benchmark("fidelity", fidelity, fidelity_flags, help="every sampler on the 2D tasks")
+
+``compgen.cli`` gathers them; nothing else in the core knows a task's commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Flags = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``run(args)`` after ``flags(parser)`` declared its arguments.
+
+    A benchmark's ``run`` returns its result dict; the command line prints ``result["table"]``.
+    """
+
+    name: str
+    run: Callable[[argparse.Namespace], object]
+    flags: Flags
+    help: str
+    description: str | None = None
+
+
+@dataclass
+class TaskCommands:
+    """The commands and benchmarks one task registers, under the task's title."""
+
+    title: str
+    commands: list[Command] = field(default_factory=list)
+    benchmarks: list[Command] = field(default_factory=list)
+
+    def command(self, name: str, run: Callable, flags: Flags, help: str,
+                description: str | None = None) -> None:
+        """Declare ``compgen NAME``."""
+        self.commands.append(Command(name, run, flags, help, description))
+
+    def benchmark(self, name: str, run: Callable, flags: Flags, help: str,
+                  description: str | None = None) -> None:
+        """Declare ``compgen bench NAME``; it gets ``--out`` (results folder) besides its flags."""
+        self.benchmarks.append(Command(name, run, flags, help, description))
+
+
+def no_flags(parser: argparse.ArgumentParser) -> None:
+    """For a command without flags of its own."""
+
+
+def sampler_settings(pairs: list[str]) -> dict:
+    """Parse ``--set KEY=VALUE`` sampler settings; values are read as JSON when they can be."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def add_sampler_flags(parser: argparse.ArgumentParser, default: str, choices: list[str] | None = None,
+                      example: str = "--set levels=50 --set steps=8") -> None:
+    """``--sampler`` (names from ``compgen.samplers.SAMPLERS`` unless ``choices``) and ``--set``."""
+    from compgen.samplers import SAMPLERS
+
+    names = choices or [name for name, cls in SAMPLERS.items() if not cls.discrete]
+    parser.add_argument("--sampler", default=default, choices=names,
+                        help=f"{', '.join(names)} (default {default})")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"sampler setting, e.g. {example}")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command line that produced ``args``, to record beside what it wrote."""
+    return "compgen " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def save_with_record(model, out: Path, args: argparse.Namespace, seconds: float, quiet: bool = False,
+                     **fields) -> None:
+    """Save the checkpoint and, beside it, a .json record of the command that made it."""
+    import torch
+
+    from compgen.checkpoint import save
+    from compgen.files import write_json
+
+    save(model, out)
+    record = {"command": command_line(args),
+              "samples": getattr(args, "samples", None), "steps": args.steps, "seed": args.seed,
+              "hidden": getattr(args, "hidden", None), **fields,
+              "cpu_seconds": round(seconds, 1),
+              "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
+    write_json(out.with_suffix(".json"), record)
+    if not quiet:
+        print(f"trained {model!r} in {seconds:.0f}s; wrote {out} and {out.with_suffix('.json')}")
