@@ -128,3 +128,24 @@ def test_training_callback_sees_every_step_and_the_ema_model():
     trained = cg.train(model, torch.randn(64, 2), steps=5, progress=False,
                        callback=lambda step, ema: seen.append((step, ema is not model, ema.training)))
     assert seen == [(k, True, False) for k in range(1, 6)] and trained is model
+
+
+class WarmEnergy(cg.EnergyDiffusion):
+    """A new model kind, defined outside compgen: it checkpoints with no change to compgen."""
+
+    def __init__(self, *args, warmth: float = 2.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.warmth = warmth
+
+    def energy(self, x, t, cond=None):
+        return super().energy(x, t, cond) / self.warmth
+
+
+def test_a_new_model_kind_checkpoints_by_its_constructor_arguments(tmp_path, gen):
+    m = WarmEnergy(2, hidden=16, warmth=3.0, name="warm")
+    assert m.config() == {**cg.EnergyDiffusion(2, hidden=16, name="warm").config(), "kind": "WarmEnergy",
+                          "warmth": 3.0}
+    m2 = cg.load(cg.save(m, tmp_path / "warm.safetensors"))
+    assert type(m2) is WarmEnergy and m2.warmth == 3.0
+    x = torch.randn(4, 2, generator=gen)
+    torch.testing.assert_close(m2.energy(x, 0.5), m.energy(x, 0.5))

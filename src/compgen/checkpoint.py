@@ -14,30 +14,23 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from compgen.files import atomic_path
-from compgen.models.autoregressive import AutoregressiveModel
-from compgen.models.diffusion import DiffusionNetwork, EnergyDiffusion, ScoreDiffusion
-from compgen.models.gaussian_mixture import GaussianMixture
+from compgen.models.registry import Checkpointable, model_class
 from compgen.schedule import VPSchedule
 
 FORMAT = "compgen-checkpoint"
 FORMAT_VERSION = 1
-_NETWORKS = {cls.__name__: cls for cls in (EnergyDiffusion, ScoreDiffusion, AutoregressiveModel)}
-Model = DiffusionNetwork | AutoregressiveModel | GaussianMixture
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, or incompatible with this version of compgen."""
 
 
-def save(model: Model, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` (.safetensors) atomically; returns the path."""
-    if isinstance(model, DiffusionNetwork | AutoregressiveModel):
-        config, tensors = model.config(), {k: v.contiguous() for k, v in model.state_dict().items()}
-    elif isinstance(model, GaussianMixture):
-        config = {"kind": "GaussianMixture", "name": model.name, "schedule": model.schedule.to_dict()}
-        tensors = {"means": model.means, "stds": model.stds, "weights": model.log_weights.exp()}
-    else:
+def save(model: Checkpointable, path: str | os.PathLike) -> Path:
+    """Write ``model`` (any :class:`~compgen.models.registry.Checkpointable`: the learned
+    networks, Gaussian mixtures) to ``path`` (.safetensors) atomically; returns the path."""
+    if not isinstance(model, Checkpointable):
         raise TypeError(f"save: cannot save {type(model).__name__}; save its leaf models one by one")
+    config, tensors = model.config(), model.checkpoint_tensors()
     path = Path(path)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": json.dumps(config)}
     with atomic_path(path) as tmp:
@@ -45,7 +38,7 @@ def save(model: Model, path: str | os.PathLike) -> Path:
     return path
 
 
-def load(path: str | os.PathLike) -> Model:
+def load(path: str | os.PathLike) -> Checkpointable:
     """Read a model written by :func:`save`; raises :class:`CheckpointError` on a bad file."""
     path = Path(path)
     if not path.is_file():
@@ -68,15 +61,13 @@ def load(path: str | os.PathLike) -> Model:
         raise CheckpointError(f"{path}: config and weights do not match ({err})") from err
 
 
-def _build(config: dict, tensors: dict[str, torch.Tensor]) -> Model:
-    kind = config.pop("kind")
+def _build(config: dict, tensors: dict[str, torch.Tensor]) -> Checkpointable:
+    """The same constructor call that made the saved model, then its weights."""
+    cls = model_class(config.pop("kind"))
     if "schedule" in config:  # discrete models have no noise schedule
         config["schedule"] = VPSchedule(**config["schedule"])
-    if kind == "GaussianMixture":
-        return GaussianMixture(tensors["means"], tensors["stds"], tensors["weights"],
-                               name=config["name"], schedule=config["schedule"])
-    if kind not in _NETWORKS:
-        raise KeyError(f"unknown model kind {kind!r}")
-    model = _NETWORKS[kind](**config)
+    if cls.tensor_arguments:
+        return cls(**config, **{name: tensors[name] for name in cls.tensor_arguments})
+    model = cls(**config)
     model.load_state_dict(tensors, strict=True)  # RuntimeError names missing/unexpected keys
     return model.eval()

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compgen.algebra.discrete import DiscreteComponent
+from compgen.models.registry import Checkpointable
 
 
 class NextTokenGRU(nn.Module):
@@ -45,7 +46,7 @@ class NextTokenGRU(nn.Module):
         return self.head(out), state
 
 
-class AutoregressiveModel(DiscreteComponent, nn.Module):
+class AutoregressiveModel(Checkpointable, DiscreteComponent, nn.Module):
     """Next-token model over sequences of ``length`` tokens from ``num_categories``.
 
     Args:
@@ -68,11 +69,10 @@ class AutoregressiveModel(DiscreteComponent, nn.Module):
         if not 1 <= length <= self.network.max_length:
             raise ValueError(f"length must be in [1, max_length={self.network.max_length}], got {length}")
         self.num_categories, self.dim, self.name = self.network.num_categories, length, name
-
-    def config(self) -> dict:
-        net = self.network
-        return {"kind": type(self).__name__, "num_categories": net.num_categories, "length": self.dim,
-                "max_length": net.max_length, "hidden": net.hidden, "name": self.name}
+        if network is not None:  # a shared network's sizes are the ones a checkpoint rebuilds
+            del self._arguments["network"]
+            self._arguments.update(num_categories=network.num_categories, max_length=network.max_length,
+                                   hidden=network.hidden)
 
     def with_length(self, length: int) -> AutoregressiveModel:
         """The same network (shared weights) as a component over sequences of ``length``."""

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from compgen.algebra.component import Component
 from compgen.algebra.compose import Conditioned
 from compgen.models.image import ImageUNet, image_side
+from compgen.models.registry import Checkpointable
 from compgen.models.temporal import TemporalUNet
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
 
@@ -43,7 +44,7 @@ class NoiseEmbedding(nn.Module):
         return torch.cat([arg.sin(), arg.cos()], dim=-1)
 
 
-class DiffusionNetwork(Component, nn.Module):
+class DiffusionNetwork(Checkpointable, Component, nn.Module):
     """Shared body: a network over [x, time embedding, condition embedding].
 
     Args:
@@ -112,14 +113,6 @@ class DiffusionNetwork(Component, nn.Module):
     @property
     def conditional(self) -> bool:
         return self.num_classes is not None or self.cond_dim is not None
-
-    def config(self) -> dict:
-        """Constructor arguments, saved with checkpoints."""
-        return {"kind": type(self).__name__, "dim": self.dim, "hidden": self.hidden,
-                "layers": self.layers, "num_classes": self.num_classes, "cond_dim": self.cond_dim,
-                "cond_dropout": self.cond_dropout, "schedule": self.schedule.to_dict(),
-                "name": self.name, "init_seed": self.init_seed, "t_min": self.t_min,
-                "backbone": self.backbone, "channels": self.channels}
 
     @property
     def null_condition(self) -> Tensor | None:
@@ -194,9 +187,6 @@ class ScoreDiffusion(DiffusionNetwork):
             raise ValueError(f"prediction must be 'eps' or 'v', got {prediction!r}")
         super().__init__(*args, **kwargs)
         self.prediction = prediction
-
-    def config(self) -> dict:
-        return {**super().config(), "prediction": self.prediction}
 
     def noise_loss_weight(self, t: Tensor) -> Tensor:
         """A v-model is trained on v: a v error is the noise error / alpha_t, so the weight is

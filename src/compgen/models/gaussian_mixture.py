@@ -9,10 +9,11 @@ from torch import Tensor
 
 from compgen.algebra.component import Component
 from compgen.algebra.normalizer import GaussianTerms
+from compgen.models.registry import Checkpointable
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
 
 
-class GaussianMixture(Component):
+class GaussianMixture(Checkpointable, Component):
     """``p_0(x) = sum_k w_k N(x; mu_k, diag(s_k^2))``, noised exactly by the VP process.
 
     The forward process maps each component to ``N(alpha mu_k, diag(alpha^2 s_k^2 + sigma^2))``,
@@ -27,6 +28,7 @@ class GaussianMixture(Component):
 
     exact = True
     normalized = True
+    tensor_arguments = ("means", "stds", "weights")
 
     def __init__(self, means: Tensor, stds: float | Tensor, weights: Tensor | None = None,
                  name: str | None = None, schedule: VPSchedule = DEFAULT_SCHEDULE):
@@ -49,6 +51,9 @@ class GaussianMixture(Component):
         self.means, self.stds = means, stds.contiguous()
         self.log_weights = torch.log(weights / weights.sum())
         self.dim, self.name, self.schedule = d, name, schedule
+
+    def checkpoint_tensors(self) -> dict[str, Tensor]:
+        return {"means": self.means, "stds": self.stds, "weights": self.log_weights.exp()}
 
     def _log_components(self, x: Tensor, t: float | Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Per-component log(w_k N(x; m_k, v_k)) (B, K), diffs x - m_k (B, K, D), variances (B, K, D)."""

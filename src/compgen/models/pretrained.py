@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compgen.checkpoint import Model, load
+from compgen.checkpoint import load
+from compgen.models.registry import Checkpointable
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -15,7 +16,7 @@ def available() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
-def load_pretrained(name: str) -> Model:
+def load_pretrained(name: str) -> Checkpointable:
     """Load a shipped model by name, e.g. ``"bars_h"`` or ``"balanced"``."""
     path = WEIGHTS_DIR / f"{name}.safetensors"
     if not path.is_file():
