@@ -232,3 +232,16 @@ def test_samplers_on_a_14_variable_product(sampler, settings, gen):
     q = RBM.random(visible=d, hidden=4, weight_std=1.0, seed=5) & Ising(0.4 * (ring + ring.T))
     x = cg.sample(q, 40000, sampler, generator=gen, **settings).x
     assert_exact(x, q, gen)
+
+
+def test_a_nan_proposal_is_rejected_and_counted_like_a_continuous_one(gen):
+    """One contract for both families: only a non-finite *current* state raises; a NaN proposal
+    is an impossible state, rejected (or never drawn) and counted in ``non_finite``."""
+    bad = EnergyTable(torch.zeros(8), dim=3, num_categories=2)
+    bad.table[3] = float("nan")  # state (0, 1, 1)
+    start = torch.zeros(64, 3, dtype=torch.long)
+    for sampler in ("gibbs", "flip_mh"):
+        result = cg.sample(bad, 64, sampler, steps=20, x_init=start, generator=gen)
+        assert result.non_finite > 0 and result.levels is None
+        assert not (result.x == torch.tensor([0, 1, 1])).all(-1).any()
+        assert any("non-finite" in w for w in result.diagnostics())

@@ -343,3 +343,43 @@ def test_denoise_is_the_exact_posterior_mean_for_a_gaussian():
     alpha, sigma = g.schedule.alpha(torch.tensor(t)).item(), g.schedule.sigma(torch.tensor(t)).item()
     expected = m + alpha * s**2 * (x - alpha * m) / (alpha**2 * s**2 + sigma**2)
     torch.testing.assert_close(denoise(g, x, t), expected, rtol=1e-4, atol=1e-5)
+
+
+class _HoleyGaussian(cg.Component):
+    """N(0, I) whose energy is NaN for x_0 > 1.5: a proposal there must be rejected, not taken."""
+
+    dim, exact = 2, True
+
+    def energy(self, x, t=0.0):
+        e = 0.5 * (x**2).sum(-1)
+        return torch.where(x[:, 0] > 1.5, torch.full_like(e, float("nan")), e)
+
+
+def test_non_finite_proposals_are_rejected_and_counted(gen):
+    result = cg.sample(_HoleyGaussian(), 256, "mala", levels=10, steps=10, x_init=torch.zeros(256, 2),
+                       generator=gen)
+    assert result.non_finite > 0 and torch.isfinite(result.x).all() and (result.x[:, 0] <= 1.5).all()
+    assert any("non-finite" in w for w in result.diagnostics())
+    seen = []
+    cg.sample(_HoleyGaussian(), 8, "mala", levels=3, steps=2, generator=gen, callback=seen.append)
+    assert [d["i"] for d in seen] == [0, 1, 2]
+    assert set(seen[0]) == {"x", "i", "t", "acceptance", "step_size", "evaluations", "seconds"}
+
+
+def test_every_sampler_checks_its_settings_when_built_and_reports_one_callback_dict(gen):
+    from compgen.samplers import SAMPLERS
+
+    for bad in ({"levels": 0}, {"step_size": -1.0}, {"line_points": 1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            SAMPLERS["mala"](**bad)
+    with pytest.raises(ValueError, match="levels >= 2"):
+        SAMPLERS["reverse"](levels=1)
+    with pytest.raises(ValueError, match="scan must be"):
+        SAMPLERS["gibbs"](scan="diagonal")
+    rbm = cg.RBM(torch.randn(2, 4, generator=gen), torch.zeros(4), torch.zeros(2))
+    keys = []
+    holey = _HoleyGaussian()
+    for component, name in ((rbm, "gibbs"), (rbm, "gwg"), (holey, "reverse"), (holey, "hmc")):
+        cg.sample(component, 4, name, generator=gen, callback=lambda d: keys.append(set(d)),
+                  **({"steps": 2} if component is rbm else {"levels": 3}))
+    assert all(k == keys[0] for k in keys)

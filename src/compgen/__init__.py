@@ -37,14 +37,14 @@ from compgen.models import (
     Potts,
     ScoreDiffusion,
 )
-from compgen.samplers import ChainResult, NonFiniteError, SampleResult, sample
+from compgen.samplers import NonFiniteError, SampleResult, sample
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule
 from compgen.training import train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AutoregressiveModel", "ChainResult", "CheckpointError", "Component", "Conditioned",
+    "AutoregressiveModel", "CheckpointError", "Component", "Conditioned",
     "DEFAULT_SCHEDULE", "DiscreteComponent", "EnergyDiffusion", "EnergyRequiredError", "EnergyTable",
     "FactorGraph", "LogNormalizer", "Normalized", "NotNormalizableError", "log_normalizer", "normalized",
     "GaussianMixture", "Ising", "Mixture", "NonFiniteError", "Potts", "Power", "Product", "RBM", "data",

@@ -1,21 +1,20 @@
 """The ``compgen`` command line: a short loop over the task plug-ins.
 
 Each task folder has a ``cli`` module whose ``register(cli)`` declares its commands and
-benchmarks (see :mod:`compgen.tasks.commands`); this file gathers them, parses the command line
-and turns the user's mistakes into one-line errors. Adding a task adds a name to ``TASKS``.
+benchmarks (see :mod:`compgen.tasks.commands`); this file finds them, parses the command line
+and turns the user's mistakes into one-line errors. Adding a task touches only its own folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import pkgutil
 import sys
 import textwrap
 
 from compgen.tasks.commands import Command, TaskCommands
-
-# compgen.tasks.<name>.cli, in the order `compgen --help` lists them
-TASKS = ("toy2d", "discrete", "arrangement", "maze", "images", "robustness")
 
 DESCRIPTION = """\
 compgen: compose small generative models (product &, mixture |, negation ~, power **)
@@ -26,11 +25,17 @@ BENCH = "Benchmarks (`bench NAME`) write NAME.json, NAME.md and NAME.png under -
 
 
 def task_commands() -> list[TaskCommands]:
-    """Every task's registered commands, in ``TASKS`` order."""
+    """The commands of every task folder with a ``cli`` module, ordered by its ``ORDER``."""
+    import compgen.tasks
+
+    modules = []
+    for task in pkgutil.iter_modules(compgen.tasks.__path__):
+        if task.ispkg and importlib.util.find_spec(f"compgen.tasks.{task.name}.cli") is not None:
+            modules.append(importlib.import_module(f"compgen.tasks.{task.name}.cli"))
     found = []
-    for name in TASKS:
-        cli = TaskCommands(title=name)
-        importlib.import_module(f"compgen.tasks.{name}.cli").register(cli)
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
+        cli = TaskCommands(title=module.__name__.split(".")[-2])
+        module.register(cli)
         found.append(cli)
     return found
 

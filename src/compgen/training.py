@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from compgen.models.autoregressive import AutoregressiveModel
@@ -66,27 +66,47 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch
         raise ValueError("train: data contains non-finite values")
     gen = torch.Generator().manual_seed(seed)
     data = data.float()
-    ema = copy.deepcopy(model).requires_grad_(False).eval()  # only ever averaged and evaluated
+
+    def loss() -> Tensor:
+        idx = torch.randint(len(data), (min(batch_size, len(data)),), generator=gen)
+        return dsm_loss(model, data[idx], None if labels is None else labels[idx], gen)
+
+    return fit(model, loss, steps, lr, progress, "loss", ema_decay, callback)
+
+
+def fit(model: nn.Module, loss: Callable[[], Tensor], steps: int, lr: float, progress: bool = True,
+        shown: str = "loss", ema_decay: float | None = None,
+        callback: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
+    """The one optimization loop: Adam on ``loss()`` (a fresh batch each call) for ``steps``
+    steps under a warm-up + cosine schedule, its value shown in the progress bar as ``shown``.
+
+    With ``ema_decay`` an exponential moving average of the weights is kept (warmed up: early on
+    it follows the model), handed to ``callback(steps_taken, ema)`` after every step and loaded
+    into the model at the end; without it ``callback`` gets the model itself. Returns the model
+    in eval mode.
+    """
+    ema = None if ema_decay is None else copy.deepcopy(model).requires_grad_(False).eval()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = _warmup_cosine(opt, steps)
     model.train()
     bar = tqdm(range(steps), disable=not progress, desc=f"train {model!r}")
     for step in bar:
-        idx = torch.randint(len(data), (min(batch_size, len(data)),), generator=gen)
-        loss = dsm_loss(model, data[idx], None if labels is None else labels[idx], gen)
+        value = loss()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
         sched.step()
-        decay = min(ema_decay, (1 + step) / (10 + step))  # warm-up: early EMA follows the model
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
-                p_ema.lerp_(p, 1 - decay)
+        if ema is not None:
+            decay = min(ema_decay, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+                    p_ema.lerp_(p, 1 - decay)
         if step % 100 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix({shown: f"{value.item():.3f}"})
         if callback is not None:
-            callback(step + 1, ema)
-    model.load_state_dict(ema.state_dict())
+            callback(step + 1, model if ema is None else ema)
+    if ema is not None:
+        model.load_state_dict(ema.state_dict())
     return model.eval()
 
 
@@ -116,18 +136,11 @@ def train_autoregressive(model: AutoregressiveModel, data: dict[int, Tensor], st
     gen = torch.Generator().manual_seed(seed)
     lengths = sorted(data)
     models = {length: model.with_length(length) for length in lengths}
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = _warmup_cosine(opt, steps)
-    bar = tqdm(range(steps), disable=not progress, desc=f"train {model!r}")
-    for step in bar:
+
+    def loss() -> Tensor:
         length = lengths[int(torch.randint(len(lengths), (), generator=gen))]
         x = data[length]
         batch = x[torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)]
-        loss = models[length].energy(batch).mean() / length  # nats per token
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0:
-            bar.set_postfix(nats_per_token=f"{loss.item():.3f}")
-    return model.eval()
+        return models[length].energy(batch).mean() / length  # nats per token
+
+    return fit(model, loss, steps, lr, progress, "nats_per_token")

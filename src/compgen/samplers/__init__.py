@@ -26,7 +26,7 @@ from compgen.samplers.discrete import (
     RandomFlipMH,
 )
 from compgen.samplers.kernels import Info, hmc_step, langevin_step, log_acceptance
-from compgen.samplers.result import ChainResult, NonFiniteError, Sampler, SampleResult
+from compgen.samplers.result import NonFiniteError, Reporter, Sampler, SampleResult
 from compgen.samplers.reverse import ReverseDiffusion, denoise
 from compgen.samplers.target import State, Target
 
@@ -40,7 +40,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
 def sample(component: Component, n: int, sampler: str | Sampler | None = None,
            generator: torch.Generator | None = None, x_init: torch.Tensor | None = None,
            callback: Callable[[dict], None] | None = None, progress: bool = False,
-           **settings) -> SampleResult | ChainResult:
+           **settings) -> SampleResult:
     """Draw ``n`` samples of a component or composition.
 
     Args:
@@ -54,30 +54,18 @@ def sample(component: Component, n: int, sampler: str | Sampler | None = None,
         generator: source of all randomness (deterministic for a seeded generator).
         x_init: (n, D) starting points: at t=1, N(0, I) draws by default; for discrete
             components integer states, uniform by default.
-        callback: called after each noise level with a dict (``x``, ``i``, ``t``, ...).
+        callback: called after each noise level (annealed) or step (discrete) with one dict:
+            ``x``, ``i``, ``t`` (None for discrete), ``acceptance``, ``step_size``,
+            ``evaluations``, ``seconds`` (:class:`~compgen.samplers.result.Reporter`).
         progress: show a progress bar over noise levels.
 
-    Returns: :class:`SampleResult` (:class:`ChainResult` for discrete samplers) with ``x`` of
-    shape (n, D) and diagnostics.
+    Returns: a :class:`SampleResult` with ``x`` of shape (n, D) and diagnostics.
     """
     if not isinstance(component, Component):
         raise TypeError(f"sample: component must be a compgen Component, got {type(component).__name__}")
     if n < 1:
         raise ValueError(f"sample: n must be >= 1, got {n}")
-    if sampler is None:
-        sampler = "gibbs" if component.num_categories is not None else "mala"
-    if isinstance(sampler, str):
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sample: unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
-        sampler = SAMPLERS[sampler](**settings)
-    elif settings:
-        raise TypeError(f"sample: settings {sorted(settings)} go to the sampler's constructor, "
-                        "not beside a sampler object")
-    discrete = component.num_categories is not None
-    if sampler.discrete != discrete:
-        kind = {True: "discrete", False: "continuous"}
-        raise ValueError(f"sample: {type(sampler).__name__} is for {kind[sampler.discrete]} components, "
-                         f"but {component!r} is {kind[discrete]}")
+    sampler, discrete = _sampler_for(component, sampler, settings), component.num_categories is not None
     if not discrete:
         check_normalizable(component, getattr(sampler, "t_min", None) or component.sampling_t_min)
     if x_init is None:
@@ -89,10 +77,31 @@ def sample(component: Component, n: int, sampler: str | Sampler | None = None,
         return sampler.run(component, x_init, generator, callback, disable=not progress)
 
 
+def _sampler_for(component: Component, sampler: str | Sampler | None, settings: dict) -> Sampler:
+    """The sampler object: by name (default by the component's space) with ``settings``, or as
+    given; raises if it is for the other kind of space."""
+    discrete = component.num_categories is not None
+    if sampler is None:
+        sampler = "gibbs" if discrete else "mala"
+    if isinstance(sampler, str):
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sample: unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
+        sampler = SAMPLERS[sampler](**settings)
+    elif settings:
+        raise TypeError(f"sample: settings {sorted(settings)} go to the sampler's constructor, "
+                        "not beside a sampler object")
+    if sampler.discrete != discrete:
+        kind = {True: "discrete", False: "continuous"}
+        raise ValueError(f"sample: {type(sampler).__name__} is for {kind[sampler.discrete]} components, "
+                         f"but {component!r} is {kind[discrete]}")
+    return sampler
+
+
 __all__ = [
     "AnnealedHMC", "AnnealedLangevin", "AnnealedMALA", "AnnealedMCMC", "AnnealedUHMC",
-    "AnnealedULA", "ChainResult", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info",
-    "ModelProposalMH", "RandomFlipMH", "NonFiniteError", "RepeatedReverse", "ReverseDiffusion", "SAMPLERS",
+    "AnnealedULA", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info",
+    "ModelProposalMH", "RandomFlipMH", "NonFiniteError", "Reporter", "RepeatedReverse", "ReverseDiffusion",
+    "SAMPLERS",
     "SampleResult", "Sampler", "State", "Target", "denoise", "hmc_step", "langevin_step",
     "log_acceptance", "sample",
 ]

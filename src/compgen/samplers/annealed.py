@@ -17,7 +17,6 @@ higher W2), and without SMC it changed little. So it is off by default.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 from compgen.algebra.component import Component
 from compgen.samplers.kernels import Info, hmc_step, langevin_step
 from compgen.samplers.result import (
+    Reporter,
     Sampler,
     SampleResult,
     check_finite,
@@ -100,19 +100,25 @@ class AnnealedMCMC(Sampler):
                 generator: torch.Generator | None) -> tuple[State, Tensor, Info]:
         raise NotImplementedError
 
-    def _validate(self, component: Component) -> None:
+    def _check_settings(self) -> None:
         if self.levels < 1 or self.steps < 1:
             raise ValueError(f"levels and steps must be >= 1, got {self.levels}, {self.steps}")
         if self.step_size <= 0:
             raise ValueError(f"step_size must be positive, got {self.step_size}")
+        if self.line_points == 1 or self.line_points < 0:
+            raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {self.line_points}")
+        if self.resample and self.line_points:
+            raise ValueError("resample=True needs exact energies; it cannot use line_points")
+        if self.resample and self.reverse_below:
+            raise ValueError("resample=True needs MCMC at every level; set reverse_below=0")
+
+    def _validate(self, component: Component) -> None:
         if self.metropolis_adjust and self.line_points == 0:
             component.require_energy(
                 f"{type(self).__name__} (Metropolis-Hastings; or pass line_points>=2 to "
                 "estimate energy differences from scores)")
         if self.resample:
             component.require_energy("resample=True (importance weights)")
-            if self.line_points:
-                raise ValueError("resample=True needs exact energies; it cannot use line_points")
 
     def _resamples(self, component: Component) -> bool:
         if self.resample is None:
@@ -122,7 +128,7 @@ class AnnealedMCMC(Sampler):
     def _switch_level(self, component: Component, resample: bool) -> float:
         if self.reverse_below is None:  # SMC weights need MCMC at every level
             return 0.0 if component.all_exact or resample else LEARNED_REVERSE_BELOW
-        if resample and self.reverse_below > 0:
+        if resample and self.reverse_below > 0:  # resample=None chose SMC for this component
             raise ValueError("resample=True needs MCMC at every level; set reverse_below=0")
         return self.reverse_below
 
@@ -131,11 +137,12 @@ class AnnealedMCMC(Sampler):
         self._validate(component)
         resample = self._resamples(component)
         switch = self._switch_level(component, resample)
-        start, ts = time.perf_counter(), noise_levels(component, self.levels, self.t_min)
+        report, ts = Reporter(callback), noise_levels(component, self.levels, self.t_min)
         sigmas = component.schedule.sigma(ts)
         step = self.step_size * sigmas[0].item() ** self.step_power
         adapt = self.adapt and has_log_ratio(component, self.line_points)
-        state, momentum, log_w, evaluations, resample_count = None, torch.zeros_like(x), None, 0, 0
+        state, momentum, log_w = None, torch.zeros_like(x), None
+        evaluations, non_finite, resample_count = 0, 0, 0
         acceptance, steps_used = torch.full((len(ts),), math.nan), torch.zeros(len(ts))
         log_z, log_z_resampled = (torch.full((len(ts),), math.nan, dtype=torch.float64) if resample
                                   else None), 0.0
@@ -162,13 +169,11 @@ class AnnealedMCMC(Sampler):
                 state, momentum, step, acceptance[i] = self._level(target, state, momentum, step, adapt,
                                                                    generator, i)
             steps_used[i], x, evaluations = step, state.x, evaluations + target.evaluations
-            radii[i] = radius(x)
-            if callback is not None:
-                callback({"x": x, "i": i, "t": ts[i].item(), "acceptance": acceptance[i].item(),
-                          "step_size": step})
+            radii[i], non_finite = radius(x), non_finite + int(target.non_finite)
+            report(x, i, ts[i].item(), acceptance[i].item(), step, evaluations)
         mismatch = score_mismatch(component, x, ts[-1].item())
-        return SampleResult(x.detach(), ts, acceptance, steps_used, evaluations,
-                            time.perf_counter() - start, resample_count, log_z, ess, radii, mismatch)
+        return SampleResult(x.detach(), acceptance, evaluations, report.elapsed(), ts, steps_used, non_finite,
+                            resample_count, log_z, ess, radii, mismatch)
 
     def _level(self, target: Target, state: State, momentum: Tensor, step: float, adapt: bool,
                generator: torch.Generator | None, i: int) -> tuple[State, Tensor, float, float]:

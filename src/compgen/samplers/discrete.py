@@ -9,7 +9,6 @@ chain's last state. What a step is depends on the sampler: a sweep over all D va
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from compgen.samplers.discrete_kernels import (
     proposal_mh_step,
 )
 from compgen.samplers.kernels import Info
-from compgen.samplers.result import ChainResult, Sampler
+from compgen.samplers.result import Reporter, Sampler, SampleResult
 from compgen.samplers.target import State
 
 
@@ -42,34 +41,32 @@ class DiscreteMCMC(Sampler):
               generator: torch.Generator | None) -> tuple[State, Info]:
         raise NotImplementedError
 
-    def _validate(self, component: Component) -> None:
+    def _check_settings(self) -> None:
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+    def _validate(self, component: Component) -> None:
         if component.num_categories is None:
             raise ValueError(f"{type(self).__name__} samples discrete components; {component!r} is "
                              "continuous (use an annealed sampler such as 'hmc')")
         component.require_energy(type(self).__name__)
 
     def run(self, component: Component, x: Tensor, generator: torch.Generator | None = None,
-            callback: Callable[[dict], None] | None = None, disable: bool = True) -> ChainResult:
-        """Run the chains from x (B, D) integer states; ``callback`` gets a dict after each step
-        (``x``, ``step``, ``acceptance``, ``evaluations``, ``seconds``)."""
+            callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
+        """Run the chains from x (B, D) integer states; ``callback`` gets the samplers' one dict
+        (:class:`~compgen.samplers.result.Reporter`) after each step, ``i`` the step."""
         self._validate(component)
-        start = time.perf_counter()
+        report = Reporter(callback)
         target = DiscreteTarget(component, x.shape[0])
         state = target.evaluate(x) if self.needs_score else State(x, target.energies(x), None)
-        acceptance, in_callback = torch.zeros(self.steps), 0.0
+        acceptance = torch.zeros(self.steps)
         for k in tqdm(range(self.steps), disable=disable, desc=type(self).__name__):
             target.step = k
             state, info = self._step(target, state, k, generator)
             acceptance[k] = info.accept_prob.mean()
-            if callback is not None:  # its own time is not the sampler's
-                t0 = time.perf_counter()
-                callback({"x": state.x, "step": k, "acceptance": acceptance[k].item(),
-                          "evaluations": target.evaluations, "seconds": t0 - start - in_callback})
-                in_callback += time.perf_counter() - t0
-        return ChainResult(state.x, acceptance, target.evaluations,
-                           time.perf_counter() - start - in_callback)
+            report(state.x, k, None, acceptance[k].item(), None, target.evaluations)
+        return SampleResult(state.x, acceptance, target.evaluations, report.elapsed(),
+                            non_finite=int(target.non_finite))
 
 
 @dataclass
@@ -82,8 +79,8 @@ class Gibbs(DiscreteMCMC):
 
     scan: str = "systematic"
 
-    def _validate(self, component: Component) -> None:
-        super()._validate(component)
+    def _check_settings(self) -> None:
+        super()._check_settings()
         if self.scan not in ("systematic", "random"):
             raise ValueError(f"scan must be 'systematic' or 'random', got {self.scan!r}")
 

@@ -11,7 +11,8 @@
   a model (e.g. an autoregressive factor of the target); the proposal's density enters the
   ratio explicitly, so when the proposal model is a factor of the target it cancels.
 
-Every decision is per chain. A NaN energy raises; +inf is an impossible state.
+Every decision is per chain. A NaN energy during the run is an impossible state (+inf), as
++inf is; a NaN energy of the initial states raises.
 """
 
 from __future__ import annotations
@@ -28,18 +29,24 @@ from compgen.samplers.target import State
 
 
 class DiscreteTarget:
-    """A discrete composition; counts energy evaluations per chain (rows / chains) and raises
-    :class:`NonFiniteError` on a NaN energy, naming the sampler's current ``step``."""
+    """A discrete composition; counts energy evaluations per chain (rows / chains).
+
+    A NaN energy of the initial states raises :class:`NonFiniteError`; during the run (``step``
+    >= 0) a NaN energy makes that proposal impossible (+inf: rejected, or never drawn by Gibbs)
+    and is counted in ``non_finite``, as the continuous kernels treat non-finite proposals.
+    """
 
     def __init__(self, component: Component, chains: int):
         self.component, self.chains, self.evaluations, self.step = component, chains, 0.0, -1
+        self.non_finite = 0
 
     def _checked(self, energy: Tensor) -> Tensor:
-        if torch.isnan(energy).any():
-            where = "at the initial states" if self.step < 0 else f"at step {self.step}"
-            raise NonFiniteError(f"NaN energy of {self.component!r} in {int(torch.isnan(energy).sum())} "
-                                 f"of {len(energy)} evaluated states {where}")
-        return energy
+        nan = torch.isnan(energy)
+        if self.step < 0 and nan.any():
+            raise NonFiniteError(f"NaN energy of {self.component!r} in {int(nan.sum())} "
+                                 f"of {len(energy)} initial states")
+        self.non_finite = self.non_finite + nan.sum()  # a tensor: read once at the end, no sync here
+        return energy.masked_fill(nan, math.inf)
 
     def energies(self, x: Tensor) -> Tensor:
         """E for (R, D) integer states; (R,)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,16 +18,19 @@ class NonFiniteError(FloatingPointError):
 
 @dataclass
 class SampleResult:
-    """Samples plus diagnostics.
+    """Samples plus diagnostics: what every sampler returns, continuous or discrete.
 
     Attributes:
-        x: (n, D) samples at the last noise level.
-        levels: (L,) noise levels visited, decreasing.
-        acceptance: (L,) mean MH acceptance probability per level; for unadjusted samplers the
-            probability MH would have had (NaN where it cannot be computed).
-        step_sizes: (L,) step size used at each level.
-        evaluations: evaluations of the composed density (energy and/or score) per chain batch.
-        wall_time: seconds.
+        x: (n, D) samples: each chain's last state (at the last noise level).
+        acceptance: (L,) mean MH acceptance probability per noise level (annealed samplers; for
+            unadjusted ones the probability MH would have had, NaN where it cannot be computed)
+            or (S,) per step (discrete samplers; 1 for Gibbs).
+        evaluations: evaluations of the composed density (energy and/or score) per chain.
+        wall_time: seconds, without the time spent in the callback.
+        levels: (L,) noise levels visited, decreasing; None for discrete samplers.
+        step_sizes: (L,) step size used at each level; None where there is none.
+        non_finite: evaluated proposals whose energy or score was not finite; each was
+            rejected (a sampler raises only when a chain's current state is non-finite).
         resamplings: how many times SMC resampled the chains (0 without ``resample``).
         log_normalizers: (L,) with SMC weights, the estimate of log Z_t at each level (the
             annealed importance sampling estimate of log int exp(-E(x, t)) dx); else None.
@@ -38,11 +42,12 @@ class SampleResult:
     """
 
     x: Tensor
-    levels: Tensor
     acceptance: Tensor
-    step_sizes: Tensor
-    evaluations: int
+    evaluations: float
     wall_time: float
+    levels: Tensor | None = None
+    step_sizes: Tensor | None = None
+    non_finite: int = 0
     resamplings: int = 0
     log_normalizers: Tensor | None = None
     ess: Tensor | None = None
@@ -54,6 +59,9 @@ class SampleResult:
         return self.x.shape[0] / self.wall_time
 
     def summary(self) -> str:
+        if self.levels is None:
+            return (f"{self.x.shape[0]} samples, {len(self.acceptance)} steps, {self.evaluations:.0f} "
+                    f"evaluations, acceptance {self.acceptance.mean():.2f}, {self.wall_time:.2f}s")
         acc = self.acceptance[~self.acceptance.isnan()]
         acc_text = f"acceptance {acc.mean():.2f}" if len(acc) else "acceptance n/a"
         return (f"{self.x.shape[0]} samples, {len(self.levels)} levels, {self.evaluations} "
@@ -65,6 +73,7 @@ class SampleResult:
         - energy/score mismatch: the score differs from the energy's slope by more than 5%;
         - acceptance collapse: MH acceptance below 5% at some level (the chains stopped moving);
         - SMC weight degeneracy: effective sample size below 5% of the chains at some level;
+        - non-finite proposals: some proposals had a non-finite energy or score (rejected);
         - runaway chains: the 99th-percentile norm ends above 3x its value at t = 1 and still
           grew by more than 5% over the last quarter of the levels, where a normalizable
           target's scale has long settled (at 3/4 of the default log-SNR grid alpha_t is 0.97,
@@ -77,13 +86,17 @@ class SampleResult:
         acc = torch.nan_to_num(self.acceptance, nan=1.0)
         if len(acc) and acc.min() < ACCEPTANCE_FLOOR:
             i = int(acc.argmin())
-            out.append(f"acceptance collapsed to {acc[i]:.3f} at level {i} (t={self.levels[i]:.3g}): "
+            where = f"step {i}" if self.levels is None else f"level {i} (t={self.levels[i]:.3g})"
+            out.append(f"acceptance collapsed to {acc[i]:.3f} at {where}: "
                        "the chains barely move there; try a smaller step_size or more levels")
         if self.ess is not None and self.ess.min() < ESS_FLOOR:
             i = int(self.ess.argmin())
             out.append(f"SMC weights degenerated: effective sample size {100 * self.ess[i]:.1f}% of the "
                        f"chains at level {i} (t={self.levels[i]:.3g}); the resampled chains are few "
                        "distinct ones")
+        if self.non_finite:
+            out.append(f"{self.non_finite} proposals had a non-finite energy or score and were rejected; "
+                       "a smaller step_size avoids them")
         runaway = self._runaway()
         if runaway:
             out.append(runaway)
@@ -156,36 +169,44 @@ def noise_levels(component: Component, levels: int, t_min: float | None) -> Tens
 
 
 class Sampler:
-    """Anything with ``run(component, x_init, generator, callback, disable) -> SampleResult``
-    (``ChainResult`` for discrete samplers, which set ``discrete = True``)."""
+    """Anything with ``run(component, x_init, generator, callback, disable) -> SampleResult``;
+    discrete samplers set ``discrete = True``.
+
+    Settings that do not depend on the component are checked when the sampler is built
+    (``_check_settings``, called by the dataclass constructor); the rest when it runs.
+    """
 
     discrete = False
+
+    def __post_init__(self) -> None:
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        """Raise ValueError naming a bad setting."""
 
     def run(self, component: Component, x: Tensor, generator: torch.Generator | None = None,
             callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
         raise NotImplementedError
 
 
-@dataclass
-class ChainResult:
-    """Samples of a discrete sampler plus diagnostics.
+class Reporter:
+    """Hands the callback the one dict every sampler reports after each level (annealed) or step
+    (discrete): ``x``, ``i``, ``t`` (None for discrete samplers), ``acceptance``, ``step_size``
+    (None where there is none), ``evaluations`` and ``seconds`` so far; and keeps the time spent
+    in the callback out of the run's wall time."""
 
-    Attributes:
-        x: (n, D) integer samples: each chain's last state.
-        acceptance: (S,) mean acceptance probability per step (1 for Gibbs).
-        evaluations: evaluations of the composed energy per chain.
-        wall_time: seconds.
-    """
+    def __init__(self, callback: Callable[[dict], None] | None):
+        self.callback, self.start, self.outside = callback, time.perf_counter(), 0.0
 
-    x: Tensor
-    acceptance: Tensor
-    evaluations: float
-    wall_time: float
+    def elapsed(self) -> float:
+        """Seconds since the run started, the callback's own time excluded."""
+        return time.perf_counter() - self.start - self.outside
 
-    @property
-    def samples_per_second(self) -> float:
-        return self.x.shape[0] / self.wall_time
-
-    def summary(self) -> str:
-        return (f"{self.x.shape[0]} samples, {len(self.acceptance)} steps, {self.evaluations:.0f} "
-                f"evaluations, acceptance {self.acceptance.mean():.2f}, {self.wall_time:.2f}s")
+    def __call__(self, x: Tensor, i: int, t: float | None, acceptance: float, step_size: float | None,
+                 evaluations: float) -> None:
+        if self.callback is None:
+            return
+        started = time.perf_counter()
+        self.callback({"x": x, "i": i, "t": t, "acceptance": acceptance, "step_size": step_size,
+                       "evaluations": evaluations, "seconds": started - self.start - self.outside})
+        self.outside += time.perf_counter() - started

@@ -7,7 +7,6 @@ factors' noised scores, and the noised product is not the product of the noised 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +14,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from compgen.algebra.component import Component
-from compgen.samplers.result import Sampler, SampleResult, check_finite, noise_levels, radius
+from compgen.samplers.result import Reporter, Sampler, SampleResult, check_finite, noise_levels, radius
 from compgen.schedule import VPSchedule
 
 
@@ -65,10 +64,12 @@ class ReverseDiffusion(Sampler):
     t_min: float | None = None  # None: the composition's own, as for the annealed samplers
     known: tuple[list[int], Tensor] | None = None
 
-    def run(self, component, x, generator=None, callback=None, disable=True):
+    def _check_settings(self) -> None:
         if self.levels < 2:
             raise ValueError(f"ReverseDiffusion needs levels >= 2, got {self.levels}")
-        start = time.perf_counter()
+
+    def run(self, component, x, generator=None, callback=None, disable=True):
+        report = Reporter(callback)
         ts = noise_levels(component, self.levels, self.t_min).tolist()
         x = self._inpaint(x)
         radii = torch.full((len(ts),), radius(x))
@@ -78,11 +79,9 @@ class ReverseDiffusion(Sampler):
             x = self._inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
             check_finite(x, i, ts[i], 0)
             radii[i + 1] = radius(x)
-            if callback is not None:
-                callback({"x": x, "i": i, "t": ts[i + 1]})
-        nan = torch.full((len(ts),), math.nan)
-        return SampleResult(x.detach(), torch.tensor(ts), nan, nan.clone(), len(ts) - 1,
-                            time.perf_counter() - start, radius=radii)
+            report(x, i, ts[i + 1], math.nan, None, i + 1)
+        return SampleResult(x.detach(), torch.full((len(ts),), math.nan), len(ts) - 1, report.elapsed(),
+                            torch.tensor(ts), radius=radii)
 
     def _inpaint(self, x: Tensor) -> Tensor:
         if self.known is None:

@@ -24,7 +24,8 @@ def has_log_ratio(component: Component, line_points: int) -> bool:
 
 
 class Target:
-    """``component`` at noise level ``t``; counts evaluations of the composed density.
+    """``component`` at noise level ``t``; counts evaluations of the composed density, and those
+    whose energy or score is not finite (``non_finite``; the kernels reject such proposals).
 
     Args:
         component: any composition.
@@ -40,12 +41,14 @@ class Target:
         if line_points == 1 or line_points < 0:
             raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {line_points}")
         self.component, self.t, self.line_points = component, t, line_points
-        self.evaluations = 0
+        self.evaluations, self.non_finite = 0, 0
         self.has_log_ratio = has_log_ratio(component, line_points)
 
     def evaluate(self, x: Tensor) -> State:
         energy, score = self.component.energy_and_score(x, self.t)
         self.evaluations += 1
+        finite = torch.isfinite(score).all(-1) & (True if energy is None else torch.isfinite(energy))
+        self.non_finite = self.non_finite + (~finite).sum()  # a tensor: read once per level, no sync here
         return State(x, energy, score)
 
     def log_ratio(self, current: State, proposal: State) -> Tensor:

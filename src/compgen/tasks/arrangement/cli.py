@@ -13,6 +13,9 @@ ARRANGE = ("Compose the shipped constraint factor models into one energy over al
            "tray, no collisions).")
 
 
+ORDER = 2  # where `compgen --help` lists this task
+
+
 def register(cli: TaskCommands) -> None:
     cli.title = "object arrangement (constraint satisfaction by composed factors)"
     cli.command("arrange", arrange, arrange_flags, help="solve an arrangement problem file; write a PNG",

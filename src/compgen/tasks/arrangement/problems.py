@@ -133,7 +133,13 @@ def parse_problem(data: dict) -> Problem:
     if not isinstance(tray, dict):
         raise ProblemFileError(f"tray: expected an object with width and height, got {tray!r}")
     size = (_number(tray.get("width"), "tray.width"), _number(tray.get("height"), "tray.height"))
-    objects = data["objects"]
+    names, shapes = _parse_objects(data["objects"])
+    constraints = _parse_constraints(data["constraints"], names)
+    solution = _parse_solution(data["solution"], names) if "solution" in data else None
+    return Problem(size, names, shapes, constraints, solution)
+
+
+def _parse_objects(objects) -> tuple[list[str], list[Shape]]:
     if not isinstance(objects, list) or not objects:
         raise ProblemFileError("objects: expected a non-empty list")
     names, shapes = [], []
@@ -158,11 +164,15 @@ def parse_problem(data: dict) -> Problem:
                 raise ProblemFileError(f"{where}.apex: expected a number in [0, 1], got {apex}")
             shapes.append(Shape.triangle(w, h, apex))
         names.append(name)
+    return names, shapes
+
+
+def _parse_constraints(items, names: list[str]) -> list[Constraint]:
     index = {n: i for i, n in enumerate(names)}
-    if not isinstance(data["constraints"], list):
+    if not isinstance(items, list):
         raise ProblemFileError("constraints: expected a list")
     constraints = []
-    for i, item in enumerate(data["constraints"]):
+    for i, item in enumerate(items):
         where = f"constraints[{i}]"
         if not isinstance(item, list) or not item:
             raise ProblemFileError(f"{where}: expected [type, object, ...], got {item!r}")
@@ -177,19 +187,20 @@ def parse_problem(data: dict) -> Problem:
         if len(set(args)) != len(args):
             raise ProblemFileError(f"{where}: {kind} needs distinct objects, got {args}")
         constraints.append(Constraint(kind, tuple(index[a] for a in args)))
-    solution = None
-    if "solution" in data:
-        sol = data["solution"]
-        if not isinstance(sol, dict) or set(sol) != set(names):
-            raise ProblemFileError(f"solution: expected a pose [x, y] for each of {names}")
-        solution = []
-        for n in names:
-            pose = sol[n]
-            if not isinstance(pose, list) or len(pose) != 2:
-                raise ProblemFileError(f"solution.{n}: expected [x, y], got {pose!r}")
-            solution.append((_number(pose[0], f"solution.{n}[0]", positive=False),
-                             _number(pose[1], f"solution.{n}[1]", positive=False)))
-    return Problem(size, names, shapes, constraints, solution)
+    return constraints
+
+
+def _parse_solution(sol, names: list[str]) -> list[tuple[float, float]]:
+    if not isinstance(sol, dict) or set(sol) != set(names):
+        raise ProblemFileError(f"solution: expected a pose [x, y] for each of {names}")
+    solution = []
+    for n in names:
+        pose = sol[n]
+        if not isinstance(pose, list) or len(pose) != 2:
+            raise ProblemFileError(f"solution.{n}: expected [x, y], got {pose!r}")
+        solution.append((_number(pose[0], f"solution.{n}[0]", positive=False),
+                         _number(pose[1], f"solution.{n}[1]", positive=False)))
+    return solution
 
 
 def load_problem(path: str | Path) -> Problem:

@@ -13,6 +13,9 @@ DEMO = ("The product of an autoregressive model of balanced brackets and one of 
         "against the exact product (length 8, enumerated) and by constraint satisfaction (length 24).")
 
 
+ORDER = 1  # where `compgen --help` lists this task
+
+
 def register(cli: TaskCommands) -> None:
     cli.title = "discrete (autoregressive language models, RBM, Ising)"
     cli.command("discrete-demo", discrete_demo, discrete_demo_flags,

@@ -59,9 +59,9 @@ def _measure(component: Component, reference: torch.Tensor, sampler: str, settin
 
     def record(info: dict) -> None:
         trace.append((info["x"].float() @ direction, info["seconds"]))
-        if info["step"] + 1 in checkpoints:
+        if info["i"] + 1 in checkpoints:
             mmd = hamming_mmd(info["x"], reference, unbiased=False)
-            curve.append({"step": info["step"] + 1, "seconds": info["seconds"],
+            curve.append({"step": info["i"] + 1, "seconds": info["seconds"],
                           "evaluations": info["evaluations"], "log_mmd": math.log(mmd)})
 
     result = sample(component, n, sampler, generator=gen, callback=record, **settings)

@@ -25,6 +25,9 @@ EXAMPLE_LAYOUT = [("circle", "red", 0, 0), ("square", "blue", 2, 2), ("triangle"
                   ("circle", "green", 2, 5)]
 
 
+ORDER = 4  # where `compgen --help` lists this task
+
+
 def register(cli: TaskCommands) -> None:
     cli.title = "text-to-image (one factor per sentence)"
     cli.command("train-images", train_images, train_images_flags,

@@ -28,6 +28,9 @@ PLAN = ("Sample the trajectory prior (the product of a window model over the hor
 MODELS_HELP = "folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints"
 
 
+ORDER = 3  # where `compgen --help` lists this task
+
+
 def register(cli: TaskCommands) -> None:
     cli.title = "PointMaze (trajectories factorized in time, planning by composition)"
     cli.command("maze-data", maze_data, maze_data_flags,

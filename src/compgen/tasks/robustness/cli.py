@@ -7,6 +7,8 @@ from pathlib import Path
 
 from compgen.tasks.commands import TaskCommands
 
+ORDER = 5  # where `compgen --help` lists this task
+
 
 def register(cli: TaskCommands) -> None:
     cli.title = "generated tasks (learned factors, exact references)"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from compgen.tasks.commands import TaskCommands, add_sampler_flags, sampler_settings, save_with_record
 
+ORDER = 0  # where `compgen --help` lists this task
+
 
 def register(cli: TaskCommands) -> None:
     cli.title = "2D densities (the demo and the proof suite)"
