@@ -217,3 +217,18 @@ def test_composition_metadata_comes_from_the_operands():
     a.t_min = 0.02
     composed = (a & toy2d.density("corner")) ** 0.5
     assert composed.t_min == 0.02 and composed.sampling_t_min == 0.02 and composed.has_energy
+
+
+def test_a_condition_passes_through_compositions_and_is_refused_where_none_is_taken(gen):
+    """``cond`` is part of the protocol: compositions hand it to every operand; a component
+    that takes none (or has one bound already) raises instead of ignoring it."""
+    m = cg.EnergyDiffusion(2, hidden=16, num_classes=3)
+    x, c = torch.randn(5, 2, generator=gen), torch.tensor(1)
+    torch.testing.assert_close((m ** 2).energy(x, 0.3, cond=c), 2 * m.energy(x, 0.3, cond=c))
+    torch.testing.assert_close((m & m ** 0.5).score(x, 0.3, cond=c), 1.5 * m.score(x, 0.3, cond=c))
+    torch.testing.assert_close(m.clamp([0], torch.tensor([0.2])).energy(x[:, 1:], 0.3, cond=c),
+                               m.energy(torch.stack([torch.full((5,), 0.2), x[:, 1]], 1), 0.3, cond=c))
+    with pytest.raises(ValueError, match="takes no condition"):
+        (toy2d.density("ring") & toy2d.density("corner")).energy(x, 0.3, cond=c)
+    with pytest.raises(ValueError, match="takes no condition"):
+        m.given(2).score(x, 0.3, cond=c)

@@ -162,3 +162,28 @@ def test_sample_refuses_a_non_normalizable_analytic_expression_and_flags_a_learn
     main(["sample", "ring & corner ** -0.5", "--components", "energy", "--n", "200", "--quiet",
           "--set", "levels=40"])  # the --help example, normalizable: no warning
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_new_task_is_one_folder_with_a_cli_module(tmp_path, monkeypatch, capsys):
+    """The command line finds task plug-ins: a folder under compgen.tasks with cli.register is
+    all a new task needs (here one outside the source tree, put on the package's path)."""
+    import compgen.tasks
+
+    (tmp_path / "hello").mkdir()
+    (tmp_path / "hello" / "__init__.py").write_text("")
+    (tmp_path / "hello" / "cli.py").write_text(
+        "def register(cli):\n"
+        "    cli.title = 'hello task'\n"
+        "    cli.command('hello', lambda a: print('hello', a.name), lambda p: p.add_argument('name'),\n"
+        "                help='say hello')\n"
+        "    cli.benchmark('hello', lambda a: {'table': f'| hello | {a.out} |'}, lambda p: None,\n"
+        "                  help='a benchmark of greetings')\n")
+    monkeypatch.setattr(compgen.tasks, "__path__", [*compgen.tasks.__path__, str(tmp_path)])
+    main(["hello", "world"])
+    main(["bench", "hello", "--out", "somewhere"])
+    assert capsys.readouterr().out == "hello world\n| hello | somewhere |\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = capsys.readouterr().out
+    assert "hello task:\n  hello" in listing and "bench hello" in listing
+    assert listing.index("2D densities") < listing.index("hello task")  # ORDER: toy2d first

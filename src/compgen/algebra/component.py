@@ -9,6 +9,11 @@ Discrete components (:class:`compgen.algebra.discrete.DiscreteComponent`) follow
 protocol over categorical vectors, with ``num_categories`` set; their "score" is the gradient
 with respect to a one-hot encoding, and they have no noise levels.
 
+A condition ``cond`` (a class label or a vector, e.g. a sentence embedding) is part of every
+call: conditional models (diffusion networks trained with one) use it, compositions pass it to
+every operand, and a component that takes none raises if it is given one. ``m.given(c)`` binds
+one (:class:`~compgen.algebra.compose.Conditioned`), so a composition can mix conditions.
+
 Score-only components (``has_energy = False``) still compose by products and powers, since
 scores add, but anything that needs energy values (mixtures, Metropolis-Hastings) raises
 :class:`EnergyRequiredError` naming the score-only part.
@@ -27,6 +32,15 @@ from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule
 if TYPE_CHECKING:
     from compgen.algebra.compose import Clamped, Mixture, Power, Product
     from compgen.algebra.normalizer import GaussianTerms
+
+
+Condition = Tensor | int | None
+
+
+def with_condition(cond: Condition) -> dict:
+    """Keyword arguments passing ``cond`` on: none when it is None, so components written
+    without a ``cond`` parameter (unconditional ones) keep working inside compositions."""
+    return {} if cond is None else {"cond": cond}
 
 
 class EnergyRequiredError(ValueError):
@@ -58,24 +72,25 @@ class Component:
     normalized: bool = False
 
     # -- evaluation -------------------------------------------------------------------------
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        """E(x, t) for x of shape (B, D); returns (B,)."""
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        """E(x, t | cond) for x of shape (B, D); returns (B,)."""
         raise EnergyRequiredError(f"{self!r} is score-only: it has no energy")
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        """-grad_x E(x, t) for x of shape (B, D); returns (B, D)."""
-        return self.energy_and_score(x, t)[1]
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        """-grad_x E(x, t | cond) for x of shape (B, D); returns (B, D)."""
+        return self.energy_and_score(x, t, **with_condition(cond))[1]
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
         """Both at once (one forward and one backward pass for networks).
 
         Returns: energy (B,) or None for score-only components, and score (B, D).
         """
         if not self.has_energy:
-            return None, self.score(x, t)
+            return None, self.score(x, t, **with_condition(cond))
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
-            energy = self.energy(x, t)
+            energy = self.energy(x, t, **with_condition(cond))
             (grad,) = torch.autograd.grad(energy.sum(), x)
         return energy.detach(), -grad
 
@@ -146,11 +161,20 @@ class Component:
         return Clamped(self, indices, values)
 
     # -- helpers for subclasses ----------------------------------------------------------------
+    def _unconditional(self, cond: Condition) -> None:
+        """Raise if a component that takes no condition is given one."""
+        if cond is not None:
+            raise ValueError(f"{self!r} takes no condition, got cond={_shown(cond)}")
+
     def _check_x(self, x: Tensor) -> None:
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(
                 f"{self!r} expects x of shape (batch, {self.dim}), got {tuple(x.shape)}"
             )
+
+
+def _shown(cond: Condition) -> str:
+    return repr(cond) if isinstance(cond, int) else f"tensor{tuple(torch.as_tensor(cond).shape)}"
 
 
 class Composition(Component):

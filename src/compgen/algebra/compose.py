@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component, Composition
+from compgen.algebra.component import Component, Composition, Condition, with_condition
 from compgen.algebra.normalizer import GaussianTerms, Normalized, concatenate, normalized
 
 
@@ -48,15 +48,16 @@ class Product(Composition):
     def components(self) -> list[Component]:
         return list(self.operands)
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
         self.require_energy("the energy of a product")
-        return sum(c.energy(x, t) for c in self.components)
+        return sum(c.energy(x, t, **with_condition(cond)) for c in self.components)
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return sum(c.score(x, t) for c in self.components)
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return sum(c.score(x, t, **with_condition(cond)) for c in self.components)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
-        parts = [c.energy_and_score(x, t) for c in self.components]
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
+        parts = [c.energy_and_score(x, t, **with_condition(cond)) for c in self.components]
         score = sum(s for _, s in parts)
         energy = sum(e for e, _ in parts) if self.has_energy else None
         return energy, score
@@ -129,17 +130,18 @@ class Mixture(Composition):
                 logits[:, i] = logits[:, i] - log_z(t).to(energies)
         return logits
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        energies = torch.stack([c.energy(x, t) for c in self.components], dim=-1)  # (B, K)
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        energies = torch.stack([c.energy(x, t, **with_condition(cond)) for c in self.components], -1)
         return -torch.logsumexp(self._logits(energies, t), dim=-1)
 
-    def responsibilities(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def responsibilities(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
         """(B, K) posterior probability of each component given x."""
-        energies = torch.stack([c.energy(x, t) for c in self.components], dim=-1)
+        energies = torch.stack([c.energy(x, t, **with_condition(cond)) for c in self.components], dim=-1)
         return torch.softmax(self._logits(energies, t), dim=-1)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
-        parts = [c.energy_and_score(x, t) for c in self.components]
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor, Tensor]:
+        parts = [c.energy_and_score(x, t, **with_condition(cond)) for c in self.components]
         logits = self._logits(torch.stack([e for e, _ in parts], dim=-1), t)  # (B, K)
         resp = torch.softmax(logits, dim=-1)  # posterior over components
         scores = torch.stack([s for _, s in parts], dim=1)  # (B, K, ...): (B, K, D) or (B, K, D, C)
@@ -232,14 +234,15 @@ class Power(Composition):
             raise ValueError(f"exponent must be finite and non-zero, got {exponent}")
         self.base, self.exponent = base, exponent
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.exponent * self.base.energy(x, t)
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self.exponent * self.base.energy(x, t, **with_condition(cond))
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.exponent * self.base.score(x, t)
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self.exponent * self.base.score(x, t, **with_condition(cond))
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
-        energy, score = self.base.energy_and_score(x, t)
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
+        energy, score = self.base.energy_and_score(x, t, **with_condition(cond))
         return (None if energy is None else self.exponent * energy), self.exponent * score
 
     def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
@@ -267,13 +270,17 @@ class Conditioned(Composition):
         super().__init__([model], "given")
         self.model, self.condition = model, condition
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        self._unconditional(cond)  # bound already
         return self.model.energy(x, t, cond=self.condition)
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        self._unconditional(cond)
         return self.model.score(x, t, cond=self.condition)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
+        self._unconditional(cond)
         return self.model.energy_and_score(x, t, cond=self.condition)
 
     def leaves(self) -> list[Component]:
@@ -320,14 +327,15 @@ class Clamped(Composition):
         out[:, self.indices] = self.values.to(x)
         return out
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.base.energy(self.full(x), t)
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self.base.energy(self.full(x), t, **with_condition(cond))
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.base.score(self.full(x), t)[:, self.free]
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self.base.score(self.full(x), t, **with_condition(cond))[:, self.free]
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
-        energy, score = self.base.energy_and_score(self.full(x), t)
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
+        energy, score = self.base.energy_and_score(self.full(x), t, **with_condition(cond))
         return energy, score[:, self.free]
 
     def __repr__(self) -> str:

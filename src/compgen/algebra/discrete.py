@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, Condition
 
 
 def one_hot(x: Tensor, num_categories: int) -> Tensor:
@@ -65,12 +65,15 @@ class DiscreteComponent(Component):
                              f"[{int(x.min())}, {int(x.max())}]")
         return one_hot(x, K)
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
         """E(x) for x of shape (B, D) (integers) or (B, D, K) (one-hot); returns (B,)."""
+        self._unconditional(cond)
         return self._energy(self.as_one_hot(x))
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor, Tensor]:
         """E(x) (B,) and ``-dE/d onehot`` (B, D, K), by one forward and one backward pass."""
+        self._unconditional(cond)
         with torch.enable_grad():
             onehot = self.as_one_hot(x).detach().requires_grad_(True)
             energy = self._energy(onehot)

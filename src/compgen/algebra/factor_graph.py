@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component, Composition
+from compgen.algebra.component import Component, Composition, Condition
 
 
 class FactorGraph(Composition):
@@ -84,8 +84,9 @@ class FactorGraph(Composition):
         kwargs = {} if cond is None else {"cond": cond.repeat(b, *[1] * (cond.dim() - 1))}
         return z, t, kwargs
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
         self._check_x(x)
+        self._unconditional(cond)  # each factor has its own
         self.require_energy("the energy of a factor graph")
         total = torch.zeros(x.shape[0], dtype=x.dtype)
         for model, idx, cond, weight in self.groups:
@@ -93,8 +94,10 @@ class FactorGraph(Composition):
             total = total + (model.energy(z, tz, **kwargs).view(x.shape[0], -1) * weight).sum(1)
         return total
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
         self._check_x(x)
+        self._unconditional(cond)
         b = x.shape[0]
         energy = torch.zeros(b, dtype=x.dtype) if self.has_energy else None
         score = torch.zeros_like(x)

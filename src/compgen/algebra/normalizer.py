@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component, Composition
+from compgen.algebra.component import Component, Composition, Condition, with_condition
 
 if TYPE_CHECKING:
     from compgen.samplers.result import SampleResult
@@ -162,15 +162,16 @@ class Normalized(Composition):
         u = ((s.reshape(-1) - lo) / (hi - lo)).clamp(0, 1)
         return (self.log_z[i - 1] + u * (self.log_z[i] - self.log_z[i - 1])).reshape(s.shape)
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.base.energy(x, t) + self.log_normalizer_at(t).to(x)
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self.base.energy(x, t, **with_condition(cond)) + self.log_normalizer_at(t).to(x)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor | None, Tensor]:
-        energy, score = self.base.energy_and_score(x, t)
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
+        energy, score = self.base.energy_and_score(x, t, **with_condition(cond))
         return energy + self.log_normalizer_at(t).to(x), score
 
-    def score(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
-        return self.base.score(x, t)
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self.base.score(x, t, **with_condition(cond))
 
     def __repr__(self) -> str:
         return f"normalized({self.base!r})"

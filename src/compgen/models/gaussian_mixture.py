@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, Condition
 from compgen.algebra.normalizer import GaussianTerms
 from compgen.models.registry import Checkpointable
 from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule, as_time
@@ -65,10 +65,13 @@ class GaussianMixture(Checkpointable, Component):
         log_n = -0.5 * (diff**2 / var + torch.log(2 * math.pi * var)).sum(-1)
         return self.log_weights.to(x) + log_n, diff, var
 
-    def energy(self, x: Tensor, t: float | Tensor = 0.0) -> Tensor:
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        self._unconditional(cond)
         return -torch.logsumexp(self._log_components(x, t)[0], dim=-1)
 
-    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor, Tensor]:
+        self._unconditional(cond)
         log_c, diff, var = self._log_components(x, t)
         resp = torch.softmax(log_c, dim=-1)  # (B, K)
         score = -(resp[..., None] * diff / var).sum(1)

@@ -55,9 +55,10 @@ class ReverseDiffusion(Sampler):
     """Ancestral sampling: :func:`ancestral_kernel` from t=1 to ``t_min`` with the composed score.
 
     With ``known = (indices, values)`` those coordinates are overwritten by their clean values
-    at the start and after every step: conditioning by inpainting, as Diffuser did for start and
-    goal states. The other coordinates follow the score given the known ones at every level,
-    which approximates, but is not, sampling the conditional distribution.
+    at the start and after every step (by :meth:`Component.clamp`'s ``full``, the one
+    conditioning mechanism): inpainting, as Diffuser did for start and goal states. The other
+    coordinates follow the score given the known ones at every level, which approximates, but is
+    not, sampling the conditional distribution.
     """
 
     levels: int = 200
@@ -71,21 +72,19 @@ class ReverseDiffusion(Sampler):
     def run(self, component, x, generator=None, callback=None, disable=True):
         report = Reporter(callback)
         ts = noise_levels(component, self.levels, self.t_min).tolist()
-        x = self._inpaint(x)
+        clamped = None if self.known is None else component.clamp(*self.known)
+        inpaint = (lambda x: x) if clamped is None else (lambda x: clamped.full(x[:, clamped.free]))
+        x = inpaint(x)
         radii = torch.full((len(ts),), radius(x))
         for i in tqdm(range(len(ts) - 1), disable=disable, desc="ReverseDiffusion"):
             mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
                                                ts[i], ts[i + 1])
-            x = self._inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
+            x = inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
             check_finite(x, i, ts[i], 0)
             radii[i + 1] = radius(x)
             report(x, i, ts[i + 1], math.nan, None, i + 1)
         return SampleResult(x.detach(), torch.full((len(ts),), math.nan), len(ts) - 1, report.elapsed(),
                             torch.tensor(ts), radius=radii)
-
-    def _inpaint(self, x: Tensor) -> Tensor:
-        if self.known is None:
-            return x
         indices, values = self.known
         x = x.clone()
         x[:, list(indices)] = torch.as_tensor(values, dtype=x.dtype)

@@ -13,6 +13,7 @@ same scenes for the same steps and batch size:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,9 +31,6 @@ WIDTH, DEPTH = 16, 2  # U-Net levels of 16 / 32 / 64 channels: 0.7M parameters
 BATCH = 64
 
 
-_VOCABULARY_STATS: tuple[Tensor, float] | None = None
-
-
 def encode(texts: list[str], progress: bool = False) -> Tensor:
     """(N, 384) model conditions for ``texts``: MiniLM embeddings, centred on the mean of the
     108 object sentences and scaled to unit variance per coordinate.
@@ -41,16 +39,18 @@ def encode(texts: list[str], progress: bool = False) -> Tensor:
     cosine about 0.4-0.5); standardized, they reach the network at the scale its layers expect.
     The statistics come from the fixed sentence vocabulary, so they need no storing.
     """
-    global _VOCABULARY_STATS
-    encoder = sentence_encoder()
-    if _VOCABULARY_STATS is None:
-        vocabulary = [SceneObject(shape, colour, place).sentence
-                      for shape in SHAPES for colour in COLOURS for place in range(len(PLACES))]
-        e = encoder.encode(vocabulary)
-        mean = e.mean(0)
-        _VOCABULARY_STATS = mean, (e - mean).pow(2).mean().sqrt().item()
-    mean, scale = _VOCABULARY_STATS
-    return (encoder.encode(list(texts), progress) - mean) / scale
+    mean, scale = _vocabulary_stats()
+    return (sentence_encoder().encode(list(texts), progress) - mean) / scale
+
+
+@functools.cache
+def _vocabulary_stats() -> tuple[Tensor, float]:
+    """Mean (384,) and scale of the embeddings of the 108 object sentences (fixed, so cached)."""
+    vocabulary = [SceneObject(shape, colour, place).sentence
+                  for shape in SHAPES for colour in COLOURS for place in range(len(PLACES))]
+    e = sentence_encoder().encode(vocabulary)
+    mean = e.mean(0)
+    return mean, (e - mean).pow(2).mean().sqrt().item()
 
 
 def image_model(kind: str, seed: int = 0) -> ScoreDiffusion:

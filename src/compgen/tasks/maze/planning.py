@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from compgen.algebra.compose import Clamped
 from compgen.algebra.factor_graph import FactorGraph
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.samplers import sample
@@ -121,7 +122,7 @@ def plan(prior: FactorGraph, normalizer: Normalizer, start: np.ndarray, goal: np
         result = sample(prior, candidates, "reverse", generator=generator, known=(indices, values),
                         **settings)
         t = result.levels[-1].item()
-        x = _denoise_free(graph, result.x, t, indices, values)
+        x = _denoise_free(graph.clamp(indices, values), result.x, t)
     with torch.no_grad():
         best = graph.energy(x, t).argmin()
     return normalizer.decode(x[best])
@@ -134,14 +135,13 @@ def sample_given(graph: FactorGraph, indices: list[int], values: Tensor, n: int,
     conditioned = graph.clamp(indices, values)
     result = sample(conditioned, n, sampler, generator=generator, **settings)
     t = result.levels[-1].item()
-    return _denoise_free(graph, conditioned.full(result.x), t, indices, values), t
+    return _denoise_free(conditioned, conditioned.full(result.x), t), t
 
 
-def _denoise_free(graph: FactorGraph, x: Tensor, t: float, indices: list[int], values: Tensor) -> Tensor:
-    """Tweedie's estimate of the free coordinates; the known ones keep their values."""
-    x = denoise(graph, x, t)
-    x[:, indices] = values
-    return x
+def _denoise_free(conditioned: Clamped, x: Tensor, t: float) -> Tensor:
+    """Tweedie's estimate of the free coordinates of full points x (B, D); the known ones keep
+    their values."""
+    return conditioned.full(denoise(conditioned, x[:, conditioned.free], t))
 
 
 def start_state(grid: MazeGrid, cell: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
