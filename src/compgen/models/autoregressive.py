@@ -15,6 +15,8 @@ A product of autoregressive models is not autoregressive: multiplying next-token
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -30,13 +32,19 @@ class NextTokenGRU(nn.Module):
     def __init__(self, num_categories: int, max_length: int = 32, hidden: int = 64, init_seed: int = 0):
         super().__init__()
         self.num_categories, self.max_length, self.hidden = num_categories, max_length, hidden
-        with torch.random.fork_rng():
-            torch.manual_seed(init_seed)
-            # token embedding as a matrix, so a one-hot input is differentiable
-            self.token_embedding = nn.Parameter(torch.randn(num_categories + 1, hidden) * 0.1)
-            self.remaining_embedding = nn.Embedding(max_length + 1, hidden)
-            self.gru = nn.GRU(hidden, hidden, batch_first=True)
-            self.head = nn.Linear(hidden, num_categories)
+        gen = torch.Generator().manual_seed(init_seed)  # our own stream: the global one is untouched
+        # token embedding as a matrix, so a one-hot input is differentiable
+        self.token_embedding = nn.Parameter(torch.randn(num_categories + 1, hidden, generator=gen) * 0.1)
+        # built on the meta device (no draws), then PyTorch's default initializations in its
+        # order, drawn from gen
+        self.remaining_embedding = nn.Embedding(max_length + 1, hidden, device="meta").to_empty(device="cpu")
+        self.gru = nn.GRU(hidden, hidden, batch_first=True, device="meta").to_empty(device="cpu")
+        self.head = nn.Linear(hidden, num_categories, device="meta").to_empty(device="cpu")
+        nn.init.normal_(self.remaining_embedding.weight, generator=gen)
+        for weight in self.gru.parameters():
+            nn.init.uniform_(weight, -hidden**-0.5, hidden**-0.5, generator=gen)
+        nn.init.kaiming_uniform_(self.head.weight, a=math.sqrt(5), generator=gen)
+        nn.init.uniform_(self.head.bias, -hidden**-0.5, hidden**-0.5, generator=gen)
 
     def forward(self, prev: Tensor, remaining: Tensor, state: Tensor | None = None
                 ) -> tuple[Tensor, Tensor]:
