@@ -17,3 +17,18 @@ def z_tolerance(std: float, n: int, z: float = 4.5) -> float:
 
 # Small 2D models run fastest on one thread, and tests must not fight a benchmark for cores.
 torch.set_num_threads(1)
+
+
+def cli_error(capsys, argv: list[str]) -> str:
+    """Run the command line on ``argv``, which must fail as a user error: exit status 2 and one
+    line ``error: ...`` on stderr, no traceback. Returns the message after ``error: ``."""
+    from compgen.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, (exit_info.value.code, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) >= 1 and lines[-1].startswith("error: ") and "Traceback" not in err, err
+    return lines[-1][len("error: "):]

@@ -361,7 +361,8 @@ def test_non_finite_proposals_are_rejected_and_counted(gen):
     assert result.non_finite > 0 and torch.isfinite(result.x).all() and (result.x[:, 0] <= 1.5).all()
     assert any("non-finite" in w for w in result.diagnostics())
     seen = []
-    cg.sample(_HoleyGaussian(), 8, "mala", levels=3, steps=2, generator=gen, callback=seen.append)
+    cg.sample(_HoleyGaussian(), 8, "mala", levels=3, steps=2, generator=gen, callback=seen.append,
+              x_init=torch.zeros(8, 2))  # a start where the density is undefined would raise
     assert [d["i"] for d in seen] == [0, 1, 2]
     assert set(seen[0]) == {"x", "i", "t", "acceptance", "step_size", "evaluations", "seconds"}
 
@@ -381,5 +382,5 @@ def test_every_sampler_checks_its_settings_when_built_and_reports_one_callback_d
     holey = _HoleyGaussian()
     for component, name in ((rbm, "gibbs"), (rbm, "gwg"), (holey, "reverse"), (holey, "hmc")):
         cg.sample(component, 4, name, generator=gen, callback=lambda d: keys.append(set(d)),
-                  **({"steps": 2} if component is rbm else {"levels": 3}))
+                  **({"steps": 2} if component is rbm else {"levels": 3, "x_init": torch.zeros(4, 2)}))
     assert all(k == keys[0] for k in keys)

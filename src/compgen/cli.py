@@ -14,7 +14,15 @@ import pkgutil
 import sys
 import textwrap
 
-from compgen.tasks.commands import Command, TaskCommands
+from compgen.tasks.commands import (
+    USER_ERRORS,
+    Command,
+    TaskCommands,
+    available_cores,
+    describe,
+    fail,
+    run_benchmark,
+)
 
 DESCRIPTION = """\
 compgen: compose small generative models (product &, mixture |, negation ~, power **)
@@ -53,17 +61,28 @@ def _listing(groups: list[tuple[str, list[Command]]], prefix: str = "") -> str:
     return "\n".join(lines)
 
 
-def _add(sub, command: Command, common: list[tuple[tuple, dict]]) -> None:
+def _add(sub, command: Command, common: list[tuple[tuple, dict]], flags: bool) -> None:
     parser = sub.add_parser(command.name, description=command.description or command.help,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    command.flags(parser)
-    for names, options in common:
-        parser.add_argument(*names, **options)
+    if flags:  # a command's flags may import its task (and PyTorch): only for the one that runs
+        command.flags(parser)
+        for names, options in common:
+            parser.add_argument(*names, **options)
     parser.set_defaults(func=command.run)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every task's commands, and of `bench` over every task's benchmarks."""
+def _chosen(argv: list[str] | None) -> list[str] | None:
+    """The command words of ``argv`` (``["train"]``, ``["bench", "fidelity"]``); None: all."""
+    if argv is None:
+        return None
+    words = [a for a in argv if not a.startswith("-")]
+    return words[:2] if words[:1] == ["bench"] else words[:1]
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every task's commands, and of `bench` over every task's benchmarks; given
+    the ``argv`` it will parse, only the chosen command's flags are built (a fast `--help`)."""
+    chosen = _chosen(argv)
     tasks = task_commands()
     commands = [(t.title, t.commands) for t in tasks]
     benchmarks = [(t.title, t.benchmarks) for t in tasks]
@@ -72,42 +91,50 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_listing(commands) + f"\n{BENCH}\n\n" + _listing(benchmarks, "bench "))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 help="one of the commands below")
-    quiet = (("--quiet",), {"action": "store_true", "help": "no progress bars"})
+    common = [(("--quiet",), {"action": "store_true", "help": "no progress bars"}),
+              (("--threads",), {"type": int, "default": available_cores(),
+                                "help": "torch threads (default: the cores this process may use)"}),
+              (("--debug",), {"action": "store_true", "help": "show the traceback of an error"})]
     for _, group in commands:
         for command in group:
-            _add(sub, command, [quiet])
+            _add(sub, command, common, chosen in (None, [command.name]))
     bench_parser = sub.add_parser("bench", description=BENCH + "\n\n" + _listing(benchmarks),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     which = bench_parser.add_subparsers(dest="which", required=True, metavar="BENCHMARK",
                                         help="one of the benchmarks below")
-    out = (("--out",), {"default": "benchmarks/results", "help": "folder for the JSON, Markdown and PNG"})
+    out = [(("--out",), {"help": "folder for the JSON, Markdown and PNG (default: a new folder under "
+                                 "outputs/bench/NAME/)"}),
+           (("--force",), {"action": "store_true", "help": "overwrite results tracked by git in --out"})]
     for _, group in benchmarks:
-        for benchmark in group:
-            _add(which, Command(benchmark.name, _printing(benchmark.run), benchmark.flags, benchmark.help,
-                                benchmark.description), [out, quiet])
+        for b in group:
+            _add(which, Command(b.name, run_benchmark(b), b.flags, b.help, b.description), out + common,
+                 chosen in (None, ["bench", b.name]))
     return parser
 
 
-def _printing(run):
-    """A benchmark's run, then its table."""
-    def run_and_print(args: argparse.Namespace) -> None:
-        print(run(args)["table"])
-    return run_and_print
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Parse ``argv`` (default: the process's arguments) and run the command."""
-    from compgen.algebra import EnergyRequiredError
-    from compgen.algebra.normalizer import NotNormalizableError
-    from compgen.checkpoint import CheckpointError
-
+    """Parse ``argv`` (default: the process's arguments) and run the command. A user's mistake
+    (bad argument or file, unknown model, non-normalizable expression, ...) and Ctrl-C end with
+    one line ``error: ...`` and exit status 2 (130 for Ctrl-C); ``--debug`` shows the traceback."""
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     args.argv = argv
+    import torch  # after parsing: `--help` never waits for it
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
     try:
         args.func(args)
-    except (NotNormalizableError, EnergyRequiredError, CheckpointError) as err:  # the user's input
-        raise SystemExit(f"error: {err}") from None
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        fail("interrupted; files are written atomically, so nothing is left half-written", 130)
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        fail(describe(err), 2)
+    finally:  # a caller in the same process (a notebook, the tests) keeps its own setting
+        torch.set_num_threads(previous)
 
 
 if __name__ == "__main__":

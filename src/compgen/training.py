@@ -55,15 +55,9 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch
         callback: called after every step with the number of steps taken and the EMA model
             (e.g. to evaluate snapshots; the learning rate is still mid-schedule there).
     """
-    if data.dim() != 2 or data.shape[1] != model.dim:
-        raise ValueError(f"train: data must have shape (N, {model.dim}), got {tuple(data.shape)}")
-    if (labels is not None) != model.conditional:
-        raise ValueError("train: pass labels exactly when the model is conditional "
-                         f"({model!r} is {'' if model.conditional else 'un'}conditional)")
-    if labels is not None and len(labels) != len(data):
-        raise ValueError(f"train: labels has {len(labels)} rows but data has {len(data)}")
-    if not torch.isfinite(data).all():
-        raise ValueError("train: data contains non-finite values")
+    _check_data(model, data, labels)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"train: batch_size must be a positive integer, got {batch_size!r}")
     gen = torch.Generator().manual_seed(seed)
     data = data.float()
 
@@ -72,6 +66,24 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch
         return dsm_loss(model, data[idx], None if labels is None else labels[idx], gen)
 
     return fit(model, loss, steps, lr, progress, "loss", ema_decay, callback)
+
+
+def _check_data(model: DiffusionNetwork, data: Tensor, labels: Tensor | None) -> None:
+    """Raise naming the argument unless ``data`` (and ``labels``) fit the model."""
+    if not isinstance(data, Tensor):
+        raise TypeError(f"train: data must be a torch.Tensor of shape (N, {model.dim}), got "
+                        f"{type(data).__name__} (use torch.as_tensor)")
+    if data.dim() != 2 or data.shape[1] != model.dim:
+        raise ValueError(f"train: data must have shape (N, {model.dim}), got {tuple(data.shape)}")
+    if len(data) == 0:
+        raise ValueError(f"train: data is empty, shape {tuple(data.shape)}; it needs at least one point")
+    if (labels is not None) != model.conditional:
+        raise ValueError("train: pass labels exactly when the model is conditional "
+                         f"({model!r} is {'' if model.conditional else 'un'}conditional)")
+    if labels is not None and len(labels) != len(data):
+        raise ValueError(f"train: labels has {len(labels)} rows but data has {len(data)}")
+    if not torch.isfinite(data).all():
+        raise ValueError("train: data contains non-finite values")
 
 
 def fit(model: nn.Module, loss: Callable[[], Tensor], steps: int, lr: float, progress: bool = True,
@@ -85,6 +97,10 @@ def fit(model: nn.Module, loss: Callable[[], Tensor], steps: int, lr: float, pro
     into the model at the end; without it ``callback`` gets the model itself. Returns the model
     in eval mode.
     """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"train: steps must be a positive integer, got {steps!r}")
+    if not lr > 0:
+        raise ValueError(f"train: lr must be positive, got {lr!r}")
     ema = None if ema_decay is None else copy.deepcopy(model).requires_grad_(False).eval()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = _warmup_cosine(opt, steps)

@@ -3,6 +3,7 @@ R^D; Gibbs, Gibbs-with-Gradients and MH with a model proposal over categorical v
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -63,18 +64,34 @@ def sample(component: Component, n: int, sampler: str | Sampler | None = None,
     """
     if not isinstance(component, Component):
         raise TypeError(f"sample: component must be a compgen Component, got {type(component).__name__}")
-    if n < 1:
-        raise ValueError(f"sample: n must be >= 1, got {n}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"sample: n must be >= 1 and an integer (the number of chains), got {n!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"sample: generator must be a torch.Generator or None, "
+                        f"got {type(generator).__name__}")
     sampler, discrete = _sampler_for(component, sampler, settings), component.num_categories is not None
     if not discrete:
         check_normalizable(component, getattr(sampler, "t_min", None) or component.sampling_t_min)
     if x_init is None:
         x_init = (torch.randint(component.num_categories, (n, component.dim), generator=generator)
                   if discrete else torch.randn(n, component.dim, generator=generator))
-    elif tuple(x_init.shape) != (n, component.dim):
-        raise ValueError(f"sample: x_init must have shape ({n}, {component.dim}), got {tuple(x_init.shape)}")
+    else:
+        _check_x_init(x_init, n, component.dim, discrete)
     with torch.no_grad():
         return sampler.run(component, x_init, generator, callback, disable=not progress)
+
+
+def _check_x_init(x_init, n: int, dim: int, discrete: bool) -> None:
+    if not isinstance(x_init, torch.Tensor):
+        raise TypeError(f"sample: x_init must be a tensor of shape ({n}, {dim}), got {type(x_init).__name__}")
+    if tuple(x_init.shape) != (n, dim):
+        raise ValueError(f"sample: x_init must have shape ({n}, {dim}), got {tuple(x_init.shape)}")
+    if discrete and x_init.dtype.is_floating_point:
+        raise TypeError(f"sample: x_init of a discrete component must hold integer categories, "
+                        f"got {x_init.dtype}")
+    if not discrete and not torch.isfinite(x_init).all():
+        rows = int((~torch.isfinite(x_init).all(-1)).sum())
+        raise ValueError(f"sample: x_init has non-finite values in {rows} of {n} chains")
 
 
 def _sampler_for(component: Component, sampler: str | Sampler | None, settings: dict) -> Sampler:
@@ -86,6 +103,11 @@ def _sampler_for(component: Component, sampler: str | Sampler | None, settings: 
     if isinstance(sampler, str):
         if sampler not in SAMPLERS:
             raise ValueError(f"sample: unknown sampler {sampler!r}; choose one of {sorted(SAMPLERS)}")
+        known = {f.name for f in dataclasses.fields(SAMPLERS[sampler])}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise TypeError(f"sample: {sampler!r} has no setting {', '.join(map(repr, unknown))}; "
+                            f"its settings are {sorted(known)}")
         sampler = SAMPLERS[sampler](**settings)
     elif settings:
         raise TypeError(f"sample: settings {sorted(settings)} go to the sampler's constructor, "

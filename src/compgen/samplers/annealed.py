@@ -31,6 +31,7 @@ from compgen.samplers.result import (
     Sampler,
     SampleResult,
     check_finite,
+    check_state,
     noise_levels,
     radius,
     score_mismatch,
@@ -105,6 +106,9 @@ class AnnealedMCMC(Sampler):
             raise ValueError(f"levels and steps must be >= 1, got {self.levels}, {self.steps}")
         if self.step_size <= 0:
             raise ValueError(f"step_size must be positive, got {self.step_size}")
+        if not 0 < self.target_accept < 1 or not 0 < self.ess_threshold <= 1:
+            raise ValueError(f"target_accept must be in (0, 1) and ess_threshold in (0, 1], got "
+                             f"{self.target_accept}, {self.ess_threshold}")
         if self.line_points == 1 or self.line_points < 0:
             raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {self.line_points}")
         if self.resample and self.line_points:
@@ -154,6 +158,7 @@ class AnnealedMCMC(Sampler):
                 x, log_kernels = self._reverse_step(component, state, ts[i - 1].item(), ts[i].item(),
                                                     generator)
             new_state = target.evaluate(x)
+            check_state(new_state.energy, new_state.score, i, ts[i].item())
             if resample:  # the last level resamples before its MCMC steps spread the copies out
                 log_w = self._reweight(log_w, state, new_state) + log_kernels
                 log_z[i] = log_z_resampled + torch.logsumexp(log_w.double(), 0) - math.log(len(log_w))
@@ -272,6 +277,12 @@ class AnnealedHMC(AnnealedMCMC):
     step_size: float = 0.1
     target_accept: float = 0.8  # 0.65 left negation at 1.28x the W2 floor, 0.8 at 1.07x (8 seeds)
     step_power = 1.0
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        if self.leapfrog < 1 or not 0 <= self.persistence < 1:
+            raise ValueError(f"leapfrog must be >= 1 and persistence in [0, 1), got {self.leapfrog}, "
+                             f"{self.persistence}")
 
     def _kernel(self, target, state, momentum, step, generator):
         return hmc_step(target, state, momentum, step, self.leapfrog, generator,

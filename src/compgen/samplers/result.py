@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,6 +162,19 @@ def check_finite(x: Tensor, level: int, t: float, step: int) -> None:
 
 
 
+def check_state(energy: Tensor | None, score: Tensor, level: int, t: float) -> None:
+    """Raise :class:`NonFiniteError` if some chain's current energy or score is not finite: its
+    state cannot be reweighted or moved (a proposal like it would have been rejected)."""
+    bad = ~torch.isfinite(score).all(-1)
+    if energy is not None:
+        bad = bad | ~torch.isfinite(energy)
+    if bad.any():
+        raise NonFiniteError(
+            f"non-finite energy or score in {int(bad.sum())} of {score.shape[0]} chains at level {level} "
+            f"(t={t:.4g}), step 0, at their current points; try a smaller step_size, or check that the "
+            "composition is normalizable (a negated factor must decay slower than the others)")
+
+
 def noise_levels(component: Component, levels: int, t_min: float | None) -> Tensor:
     """The sampler's grid: ``levels`` log-SNR-spaced levels from t=1 down to ``t_min``, which
     defaults to the lowest level every part of the composition is trustworthy at. Returns (L,)."""
@@ -179,6 +193,8 @@ class Sampler:
     discrete = False
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_type(type(self).__name__, f.name, f.type, getattr(self, f.name))
         self._check_settings()
 
     def _check_settings(self) -> None:
@@ -187,6 +203,22 @@ class Sampler:
     def run(self, component: Component, x: Tensor, generator: torch.Generator | None = None,
             callback: Callable[[dict], None] | None = None, disable: bool = True) -> SampleResult:
         raise NotImplementedError
+
+
+_PLAIN = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
+
+
+def _check_type(owner: str, name: str, annotation: str, value) -> None:
+    """Raise TypeError unless ``value`` fits a plain annotation ("int", "float | None", ...);
+    other annotations are left to the sampler's own checks."""
+    parts = [p.strip() for p in str(annotation).split("|")]
+    if not all(p in _PLAIN for p in parts):
+        return
+    ok = any(isinstance(value, _PLAIN[p]) and not (p in ("int", "float") and isinstance(value, bool))
+             for p in parts)
+    if not ok:
+        raise TypeError(f"{owner}: {name} must be {' or '.join(parts)}, got {value!r} "
+                        f"({type(value).__name__})")
 
 
 class Reporter:

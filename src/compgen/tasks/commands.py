@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +59,68 @@ class TaskCommands:
         self.benchmarks.append(Command(name, run, flags, help, description))
 
 
-def no_flags(parser: argparse.ArgumentParser) -> None:
-    """For a command without flags of its own."""
+# What a user's mistake raises: the command line prints these as one line, not a traceback.
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError, FloatingPointError)
+
+
+def describe(err: BaseException) -> str:
+    """The one-line message of a user error."""
+    if isinstance(err, OSError) and err.filename is not None:
+        return f"{err.filename}: {err.strerror or err}"
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    return str(err)
+
+
+def fail(message: str, status: int = 2):
+    """Print ``error: message`` to stderr and exit with ``status``."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), the default torch thread count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_benchmark(benchmark: Command) -> Callable[[argparse.Namespace], None]:
+    """A benchmark's run in its output folder (:func:`benchmark_folder`), then its table."""
+    def run(args: argparse.Namespace) -> None:
+        args.out = str(benchmark_folder(benchmark.name, args.out, args.force))
+        print(benchmark.run(args)["table"])
+        print(f"\nwrote {args.out}", file=sys.stderr)
+    return run
+
+
+def benchmark_folder(name: str, out: str | None, force: bool) -> Path:
+    """Where a benchmark writes: ``out``, or a new ``outputs/bench/NAME/<time>`` folder.
+
+    Refuses (ValueError) to write into a folder holding results of this benchmark that git
+    tracks (e.g. ``benchmarks/results``) unless ``force``: a benchmark rewrites its files there.
+    """
+    if out is None:
+        folder = Path("outputs") / "bench" / name / time.strftime("%Y%m%d-%H%M%S")
+        while folder.exists():
+            folder = folder.with_name(folder.name + "+")
+        return folder
+    folder, stem = Path(out), name.replace("-", "_")
+    if not force and folder.is_dir():
+        tracked = [Path(f).name for f in _tracked_files(folder) if Path(f).name.startswith(stem)]
+        if tracked:
+            raise ValueError(f"--out {out} holds results that git tracks ({', '.join(sorted(tracked)[:3])}"
+                             f"{', ...' if len(tracked) > 3 else ''}); pass --force to overwrite them, or "
+                             "leave out --out for a new folder under outputs/")
+    return folder
+
+
+def _tracked_files(folder: Path) -> list[str]:
+    """Files in ``folder`` that git tracks ([] outside a repository or without git)."""
+    try:
+        done = subprocess.run(["git", "ls-files", "--", "."], cwd=folder, capture_output=True, text=True,
+                              timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return done.stdout.split() if done.returncode == 0 else []
 
 
 def sampler_settings(pairs: list[str]) -> dict:
@@ -65,7 +129,7 @@ def sampler_settings(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -18,6 +18,11 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+def mean_std(mean: float, std: float, seeds: int, spec: str = ".3f") -> str:
+    """``mean ± std`` for a table cell; the mean alone from one seed, where a spread means nothing."""
+    return f"{mean:{spec}} ± {std:{spec}}" if seeds >= 2 else f"{mean:{spec}}"
+
+
 def earlier(path: Path, result: dict, same: Sequence[str]) -> dict:
     """The results an earlier (possibly interrupted) run left at ``path``, if they agree with
     ``result`` on the ``same`` keys (the settings that make their numbers comparable); {}

@@ -40,12 +40,9 @@ def arrange(args: argparse.Namespace) -> None:
     from compgen.models.pretrained import load_pretrained
     from compgen.tasks.arrangement.factors import solve
     from compgen.tasks.arrangement.plots import draw_arrangement
-    from compgen.tasks.arrangement.problems import ProblemFileError, load_problem
+    from compgen.tasks.arrangement.problems import load_problem
 
-    try:
-        problem = load_problem(args.problem)
-    except ProblemFileError as err:
-        raise SystemExit(f"compgen arrange: {err}") from err
+    problem = load_problem(args.problem)
     models = {name: load_pretrained(f"arrangement_{name}") for name in ("unary", "binary")}
     ranked = solve(problem, models, candidates=args.candidates, sampler=args.sampler, seed=args.seed,
                    progress=not args.quiet, **sampler_settings(args.set))

@@ -24,7 +24,7 @@ from compgen.metrics import exact_distribution, hamming_mmd, total_variation, tv
 from compgen.samplers import sample
 from compgen.tasks.discrete.languages import LANGUAGES, decode, member, sample_intersection
 from compgen.tasks.discrete.models import language_models, naive_product_log_prob, naive_product_sample
-from compgen.tasks.results import finish, machine
+from compgen.tasks.results import finish, machine, mean_std
 
 EXACT_LENGTH, LONG_LENGTH = 8, 24
 # (label, sampler, settings); MH proposes from the balanced model and accepts with the product
@@ -106,9 +106,8 @@ def run_languages_benchmark(out: Path, n: int = 5000, n_long: int = 1000, seeds:
 
 
 def _mean_std(values: list[float], spec: str = ".3f") -> str:
-    if len(values) < 2:
-        return f"{values[0]:{spec}}"
-    return f"{statistics.fmean(values):{spec}} ± {statistics.stdev(values):{spec}}"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean_std(statistics.fmean(values), spread, len(values), spec)
 
 
 def format_table(result: dict) -> str:
@@ -117,7 +116,9 @@ def format_table(result: dict) -> str:
         f"Length {e['length']} (exact product enumerated; exact samples attain TV "
         f"{e['tv_floor_mean']:.3f} ± {e['tv_floor_std']:.3f} at n={result['n']}). "
         f"Length {lg['length']}: MMD between two exact intersection sample sets {lg['mmd_floor']:.2e} "
-        f"(n={result['n_long']}). Mean ± std over {result['seeds']} seeds.",
+        f"(n={result['n_long']}). "
+        + (f"Mean ± std over {result['seeds']} seeds." if result["seeds"] >= 2
+           else "One seed: no spread shown."),
         "",
         f"| sampler | TV to exact product (L={e['length']}) | in both languages (L={e['length']}) "
         f"| in both languages (L={lg['length']}) | MMD to intersection (L={lg['length']}) "

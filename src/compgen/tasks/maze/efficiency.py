@@ -37,7 +37,7 @@ from compgen.tasks.maze.trajectories import (
     trajectory_model,
     windows,
 )
-from compgen.tasks.results import earlier, finish, machine
+from compgen.tasks.results import earlier, finish, machine, mean_std
 from compgen.training import train
 
 EPISODES = (1, 5, 20)
@@ -158,8 +158,8 @@ def _table(result: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in result["summary"]:
         lines.append(f"| {r['kind']} | {r['episodes']} | {r['iterations']} | "
-                     f"{r['position_error']:.4f} ± {r['position_error_std']:.4f} | "
-                     f"{r['velocity_error']:.3f} ± {r['velocity_error_std']:.3f} | "
+                     f"{mean_std(r['position_error'], r['position_error_std'], r['seeds'], '.4f')} | "
+                     f"{mean_std(r['velocity_error'], r['velocity_error_std'], r['seeds'])} | "
                      f"{100 * r['in_wall']:.1f}% | {r['train_cpu_seconds']:.0f} |")
     return "\n".join(lines)
 

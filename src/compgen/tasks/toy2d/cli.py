@@ -87,7 +87,7 @@ def sample(args: argparse.Namespace) -> None:
     for spec in args.model:
         name, sep, path = spec.partition("=")
         if not sep:
-            raise SystemExit(f"--model expects NAME=PATH, got {spec!r}")
+            raise ValueError(f"--model expects NAME=PATH, got {spec!r}")
         named[name] = load(path)
     composition = parse(args.expression, named)
     result = sample(composition, args.n, args.sampler, generator=torch.Generator().manual_seed(args.seed),

@@ -22,7 +22,7 @@ from compgen.expression import parse
 from compgen.metrics import grid_density, log_likelihood, w2
 from compgen.models.diffusion import EnergyDiffusion
 from compgen.samplers import sample
-from compgen.tasks.results import finish
+from compgen.tasks.results import finish, mean_std
 from compgen.tasks.toy2d.plots import curves
 from compgen.training import train
 
@@ -91,15 +91,15 @@ def run_data_efficiency(out: Path, tasks: tuple[str, ...] = tuple(TASKS), sizes:
         for i, n in enumerate(sizes):
             keys = ("monolithic_w2_over_floor", "composed_w2_over_floor", "monolithic_exact_ll",
                     "composed_exact_ll")
-            cells = [f"{summary[k]['mean'][i]:.2f} ± {summary[k]['std'][i]:.2f}" for k in keys]
+            cells = [mean_std(summary[k]["mean"][i], summary[k]["std"][i], seeds, ".2f") for k in keys]
             lines.append(f"| {task} | {n} | " + " | ".join(cells) + " |")
-        mean_std = {method: tuple(np.array(summary[f"{method}_w2_over_floor"][k]) for k in ("mean", "std"))
-                    for method in ("monolithic", "composed")}
-        curves(list(sizes), {"monolithic (N samples, reverse diffusion)": mean_std["monolithic"],
-                             "composed (2 x N/2 samples, annealed MALA)": mean_std["composed"]},
+        spread = {method: tuple(np.array(summary[f"{method}_w2_over_floor"][k]) for k in ("mean", "std"))
+                  for method in ("monolithic", "composed")}
+        curves(list(sizes), {"monolithic (N samples, reverse diffusion)": spread["monolithic"],
+                             "composed (2 x N/2 samples, annealed MALA)": spread["composed"]},
                out / f"data_efficiency_{task}.png", "total training samples N",
                "W2 / noise floor (lower is better)",
-               f"{task}: {TASKS[task][0]} ({seeds} seeds, mean ± std)", logy=True)
+               f"{task}: {TASKS[task][0]} ({seeds} seed{'s, mean ± std' if seeds > 1 else ''})", logy=True)
     results["seconds"] = round(time.perf_counter() - start, 1)
     name = "data_efficiency" + "".join(f"_{t}" for t in tasks)
     return finish(out, name, results, "\n".join(lines), None)  # the plots are per task, above
