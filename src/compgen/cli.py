@@ -62,8 +62,7 @@ def _listing(groups: list[tuple[str, list[Command]]], prefix: str = "") -> str:
 
 
 def _add(sub, command: Command, common: list[tuple[tuple, dict]], flags: bool) -> None:
-    parser = sub.add_parser(command.name, description=command.description or command.help,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(command.name, description=command.description or command.help)
     if flags:  # a command's flags may import its task (and PyTorch): only for the one that runs
         command.flags(parser)
         for names, options in common:

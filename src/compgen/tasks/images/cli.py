@@ -10,7 +10,7 @@ from compgen.tasks.commands import TaskCommands, add_sampler_flags, sampler_sett
 
 TRAIN_IMAGES = ("A score network (diffusers UNet2DModel body, 24x24 RGB) conditioned on MiniLM sentence "
                 "embeddings. --kind sentences: each scene with ONE of its objects' sentences (the factors "
-                "`compgen image` composes); --kind paragraph: with the whole scene's paragraph (the "
+                "`image` composes); --kind paragraph: with the whole scene's paragraph (the "
                 "monolithic baseline). The checkpoint is rewritten every 500 steps, so an interrupted run "
                 "leaves a usable model (its .json says how far).")
 IMAGE = ("Compose one factor per sentence of a sentence-level model (shipped: 24x24 scenes of coloured "
@@ -138,7 +138,7 @@ def tapestry(args: argparse.Namespace) -> None:
 
 def images_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default="data/image_models",
-                   help="folder of scenes_sentences / scenes_paragraph `compgen train-images` checkpoints")
+                   help="folder of scenes_sentences / scenes_paragraph `train-images` checkpoints")
     p.add_argument("--scenes", type=int, default=8, help="prompts per (objects, split) cell")
 
 

@@ -19,13 +19,13 @@ MAZE_DATA = ("Roll out a shortest-path waypoint controller in gymnasium-robotics
              "D4RL maze2d, not D4RL itself) toward random goals; writes OUT/MAZE.npz (observations, "
              "actions, goals, walls) and a .json record. Deterministic from --seed.")
 TRAIN_MAZE = ("Energy-parameterized temporal U-Net over every HORIZON-step window of (x, y, vx, vy, ax, ay) "
-              "in the first EPISODES episodes of a `compgen maze-data` set. A short horizon makes a window "
+              "in the first EPISODES episodes of a `maze-data` set. A short horizon makes a window "
               "model for the factorized product; the planning horizon makes a monolithic one.")
 PLAN = ("Sample the trajectory prior (the product of a window model over the horizon, divided by its "
         "overlap model) conditioned on the start state and on the goal over the last 32 steps; execute "
         "the best plan in MuJoCo with a tracking controller; write a PNG of the maze with both paths. "
         "No training needed: the U-maze models ship.")
-MODELS_HELP = "folder of MAZE_h16 / MAZE_h8 `compgen train-maze` checkpoints"
+MODELS_HELP = "folder of MAZE_h16 / MAZE_h8 `train-maze` checkpoints"
 
 
 ORDER = 3  # where `compgen --help` lists this task
@@ -75,7 +75,7 @@ def maze_data(args: argparse.Namespace) -> None:
 
 def train_maze_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--maze", default="umaze", choices=["umaze", "medium", "large"])
-    p.add_argument("--data", default="data/pointmaze", help="folder of `compgen maze-data` output")
+    p.add_argument("--data", default="data/pointmaze", help="folder of `maze-data` output")
     p.add_argument("--horizon", type=int, default=16, help="steps per window")
     p.add_argument("--episodes", type=int, help="train on the first N episodes (default: all)")
     p.add_argument("--steps", type=int, default=4000, help="optimizer steps")
@@ -102,9 +102,9 @@ def train_maze(args: argparse.Namespace) -> None:
 
 
 def plan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--window", help="window model (compgen train-maze --horizon 16); default: "
+    p.add_argument("--window", help="window model (train-maze --horizon 16); default: "
                    "the shipped U-maze model")
-    p.add_argument("--overlap", help="overlap model (compgen train-maze --horizon 8); default: shipped")
+    p.add_argument("--overlap", help="overlap model (train-maze --horizon 8); default: shipped")
     p.add_argument("--start", type=int, nargs=2, default=[3, 1], metavar=("ROW", "COL"))
     p.add_argument("--goal", type=int, nargs=2, default=[1, 1], metavar=("ROW", "COL"))
     p.add_argument("--horizon", type=int, help="planned steps (default: 192 / 320 / 512 by maze)")
@@ -154,7 +154,7 @@ def _start_and_goal(args: argparse.Namespace, grid, maze: str, rng):
 
 
 def maze_efficiency_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="data/pointmaze", help="`compgen maze-data` folder")
+    p.add_argument("--data", default="data/pointmaze", help="`maze-data` folder")
     p.add_argument("--episodes", nargs="+", type=int, help="data sizes in episodes (default 1 5 20); "
                    "earlier runs in --out with the same settings are kept")
 
