@@ -51,6 +51,7 @@ ELSEWHERE = {
     "python -m pytest": "this suite",
     "ruff check": ".ci/run",
     "bash .ci/run": "CI itself",
+    "python benchmarks/startup.py": "test_startup_benchmark_script_runs, below",
     "bench robustness": "tests/test_robustness.py (the benchmark on a smoke-sized pool of factors)",
     "bench maze-planning": "tests/test_maze.py::test_maze_commands_train_plan_and_benchmark",
     "bench maze-efficiency": "tests/test_maze.py::test_maze_commands_train_plan_and_benchmark",
@@ -149,3 +150,16 @@ def test_help_examples_run(capsys):
     for expression in examples:
         main(["sample", expression, "--components", "analytic", "--n", "100", "--set", "levels=5", "--quiet"])
         assert "W2" in capsys.readouterr().out
+
+
+def test_startup_benchmark_script_runs(tmp_path):
+    """The README's start-up benchmark, one run per case (its numbers are the script's, not ours)."""
+    import json
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--runs", "1", "--out",
+                    str(tmp_path)], check=True, capture_output=True)
+    result = json.loads((tmp_path / "startup.json").read_text())
+    assert set(result["median_seconds"]) >= {"import compgen", "python -m compgen --help"}
+    assert (tmp_path / "startup.png").stat().st_size > 5000
