@@ -37,7 +37,7 @@ from compgen.samplers.result import (
     score_mismatch,
 )
 from compgen.samplers.reverse import ancestral_kernel
-from compgen.samplers.target import State, Target, has_log_ratio
+from compgen.samplers.target import State, Target, check_line_points, has_log_ratio
 
 LEARNED_REVERSE_BELOW = 0.05
 """The default noise level below which annealed samplers of learned energies follow the reverse
@@ -109,8 +109,7 @@ class AnnealedMCMC(Sampler):
         if not 0 < self.target_accept < 1 or not 0 < self.ess_threshold <= 1:
             raise ValueError(f"target_accept must be in (0, 1) and ess_threshold in (0, 1], got "
                              f"{self.target_accept}, {self.ess_threshold}")
-        if self.line_points == 1 or self.line_points < 0:
-            raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {self.line_points}")
+        check_line_points(self.line_points)
         if self.resample and self.line_points:
             raise ValueError("resample=True needs exact energies; it cannot use line_points")
         if self.resample and self.reverse_below:

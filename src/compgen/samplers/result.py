@@ -153,13 +153,7 @@ def radius(x: Tensor) -> float:
 
 def check_finite(x: Tensor, level: int, t: float, step: int) -> None:
     """Raise :class:`NonFiniteError` naming the level and step if any chain is not finite."""
-    bad = ~torch.isfinite(x).all(-1)
-    if bad.any():
-        raise NonFiniteError(
-            f"non-finite samples in {int(bad.sum())} of {x.shape[0]} chains at level {level} "
-            f"(t={t:.4g}), step {step}; try a smaller step_size, or check that the composition "
-            "is normalizable (a negated factor must decay slower than the others)")
-
+    _raise_if(~torch.isfinite(x).all(-1), "samples", level, t, f"step {step}")
 
 
 def check_state(energy: Tensor | None, score: Tensor, level: int, t: float) -> None:
@@ -168,11 +162,16 @@ def check_state(energy: Tensor | None, score: Tensor, level: int, t: float) -> N
     bad = ~torch.isfinite(score).all(-1)
     if energy is not None:
         bad = bad | ~torch.isfinite(energy)
+    _raise_if(bad, "energy or score", level, t, "step 0, at their current points")
+
+
+def _raise_if(bad: Tensor, what: str, level: int, t: float, where: str) -> None:
+    """The one message for chains (B,) gone non-finite."""
     if bad.any():
         raise NonFiniteError(
-            f"non-finite energy or score in {int(bad.sum())} of {score.shape[0]} chains at level {level} "
-            f"(t={t:.4g}), step 0, at their current points; try a smaller step_size, or check that the "
-            "composition is normalizable (a negated factor must decay slower than the others)")
+            f"non-finite {what} in {int(bad.sum())} of {bad.shape[0]} chains at level {level} (t={t:.4g}), "
+            f"{where}; try a smaller step_size, or check that the composition is normalizable (a "
+            "negated factor must decay slower than the others)")
 
 
 def noise_levels(component: Component, levels: int, t_min: float | None) -> Tensor:

@@ -23,6 +23,12 @@ def has_log_ratio(component: Component, line_points: int) -> bool:
     return line_points > 0 or component.has_energy
 
 
+def check_line_points(line_points: int) -> None:
+    """Raise unless ``line_points`` is 0 (exact energies) or >= 2 (a line integral needs two ends)."""
+    if line_points == 1 or line_points < 0:
+        raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {line_points}")
+
+
 class Target:
     """``component`` at noise level ``t``; counts evaluations of the composed density, and those
     whose energy or score is not finite (``non_finite``; the kernels reject such proposals).
@@ -38,8 +44,7 @@ class Target:
     """
 
     def __init__(self, component: Component, t: float, line_points: int = 0):
-        if line_points == 1 or line_points < 0:
-            raise ValueError(f"line_points must be 0 (exact energies) or >= 2, got {line_points}")
+        check_line_points(line_points)
         self.component, self.t, self.line_points = component, t, line_points
         self.evaluations, self.non_finite = 0, 0
         self.has_log_ratio = has_log_ratio(component, line_points)
