@@ -232,3 +232,20 @@ def test_a_condition_passes_through_compositions_and_is_refused_where_none_is_ta
         (toy2d.density("ring") & toy2d.density("corner")).energy(x, 0.3, cond=c)
     with pytest.raises(ValueError, match="takes no condition"):
         m.given(2).score(x, 0.3, cond=c)
+
+
+def test_a_product_of_one_network_under_several_conditions_is_one_forward_pass(gen):
+    """``m.given(0) & m.given(1) ** 0.5 & g & m.given(2)``: the three bound conditions of m go
+    through one batched call, and energy and score equal the factor-by-factor sum."""
+    m = cg.EnergyDiffusion(dim=2, num_classes=3, hidden=16)
+    g = cg.GaussianMixture(means=torch.zeros(1, 2), stds=1.0, name="g")
+    product = m.given(0) & m.given(1) ** 0.5 & g & m.given(2)
+    x = torch.randn(9, 2, generator=gen)
+    calls = []
+    m.net.register_forward_hook(lambda *args: calls.append(args[1][0].shape[0]))
+    energy, score = product.energy_and_score(x, 0.3)
+    assert calls == [27]  # one forward over 3 conditions x 9 points
+    parts = [m.given(0), m.given(1) ** 0.5, g, m.given(2)]
+    torch.testing.assert_close(energy, sum(c.energy(x, 0.3) for c in parts), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(score, sum(c.score(x, 0.3) for c in parts), rtol=1e-5, atol=1e-5)
+    assert len(product.leaves()) == 4 and product.components[2] is g  # the algebra's view is unchanged

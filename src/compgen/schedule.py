@@ -31,19 +31,19 @@ class VPSchedule:
                 f"VPSchedule needs 0 <= beta_min < beta_max, got {self.beta_min}, {self.beta_max}"
             )
 
-    def _integral(self, t: Tensor) -> Tensor:
-        """int_0^t beta(s) ds, so that alpha(t)^2 = exp(-integral)."""
+    def integral(self, t: Tensor) -> Tensor:
+        """int_0^t beta(s) ds, so that alpha(t)^2 = exp(-integral) and sigma(t)^2 = 1 - alpha(t)^2."""
         return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
 
     def alpha(self, t: Tensor) -> Tensor:
-        return torch.exp(-0.5 * self._integral(t))
+        return torch.exp(-0.5 * self.integral(t))
 
     def sigma(self, t: Tensor) -> Tensor:
-        return torch.sqrt(-torch.expm1(-self._integral(t)))
+        return torch.sqrt(-torch.expm1(-self.integral(t)))
 
     def log_snr(self, t: Tensor) -> Tensor:
         """log(alpha^2 / sigma^2), decreasing in t."""
-        integral = self._integral(t)
+        integral = self.integral(t)
         return -integral - torch.log(-torch.expm1(-integral))
 
     def t_from_log_snr(self, log_snr: Tensor) -> Tensor:

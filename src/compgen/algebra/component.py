@@ -61,6 +61,9 @@ class Component:
         num_categories: None for densities over R^dim; K for distributions over
             {0, ..., K-1}^dim (discrete components).
         normalized: whether exp(-E) integrates (sums) to one at every noise level.
+        batches_conditions: whether ``cond`` may hold one condition per row of x ((B,) labels
+            or (B, ...) vectors), so that a product of the model under several conditions can
+            evaluate them all in one batched call.
     """
 
     dim: int
@@ -70,6 +73,7 @@ class Component:
     schedule: VPSchedule = DEFAULT_SCHEDULE
     num_categories: int | None = None
     normalized: bool = False
+    batches_conditions: bool = False
 
     # -- evaluation -------------------------------------------------------------------------
     def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:

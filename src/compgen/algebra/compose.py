@@ -24,9 +24,11 @@ unnormalized masses instead.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -36,13 +38,19 @@ from compgen.algebra.normalizer import GaussianTerms, Normalized, concatenate, n
 
 
 class Product(Composition):
-    """Product of experts ``p_1 · p_2 · ...`` (AND): energies and scores add."""
+    """Product of experts ``p_1 · p_2 · ...`` (AND): energies and scores add.
+
+    Factors that are one conditional network under several conditions (``m.given(c_1) &
+    m.given(c_2) ** w & ...``) are evaluated in ONE batched forward pass per call, as a
+    :class:`~compgen.algebra.factor_graph.FactorGraph` over all of x; the others one by one.
+    """
 
     def __init__(self, components: Sequence[Component]):
         flat: list[Component] = []
         for c in components:  # (a & b) & c is stored as one flat product
             flat.extend(c.components if isinstance(c, Product) else [c])
         super().__init__(flat, "product")
+        self._terms = _batched_terms(flat)
 
     @property
     def components(self) -> list[Component]:
@@ -50,16 +58,16 @@ class Product(Composition):
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
         self.require_energy("the energy of a product")
-        return sum(c.energy(x, t, **with_condition(cond)) for c in self.components)
+        return _total(c.energy(x, t, **with_condition(cond)) for c in self._terms)
 
     def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
-        return sum(c.score(x, t, **with_condition(cond)) for c in self.components)
+        return _total(c.score(x, t, **with_condition(cond)) for c in self._terms)
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
                          ) -> tuple[Tensor | None, Tensor]:
-        parts = [c.energy_and_score(x, t, **with_condition(cond)) for c in self.components]
-        score = sum(s for _, s in parts)
-        energy = sum(e for e, _ in parts) if self.has_energy else None
+        parts = [c.energy_and_score(x, t, **with_condition(cond)) for c in self._terms]
+        score = _total(s for _, s in parts)
+        energy = _total(e for e, _ in parts) if self.has_energy else None
         return energy, score
 
     def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
@@ -354,6 +362,39 @@ def negate(component: Component, strength: float = 1.0) -> Power:
     if strength <= 0:
         raise ValueError(f"negate: strength must be positive, got {strength}")
     return Power(component, -strength)
+
+
+def _batched_terms(factors: list[Component]) -> list[Component]:
+    """``factors`` with every group of two or more bound conditions of one network (``m.given(c)``,
+    or a power of one) replaced by one factor graph that evaluates the group in one batch."""
+    from compgen.algebra.factor_graph import FactorGraph
+
+    def bound(c: Component) -> tuple[Component, Tensor | int, float] | None:
+        exponent = c.exponent if isinstance(c, Power) else 1.0
+        base = c.base if isinstance(c, Power) else c
+        if isinstance(base, Conditioned) and base.model.batches_conditions:
+            return base.model, base.condition, exponent
+        return None
+
+    groups: dict[int, list[int]] = {}
+    for i, c in enumerate(factors):
+        if bound(c) is not None:
+            groups.setdefault(id(bound(c)[0]), []).append(i)
+    terms: list[Component] = []
+    for i, c in enumerate(factors):
+        members = groups.get(id(bound(c)[0])) if bound(c) is not None else None
+        if members is None or len(members) < 2:
+            terms.append(c)
+        elif i == members[0]:  # the group stands where its first member stood
+            model = bound(c)[0]
+            terms.append(FactorGraph(model.dim, [(model, range(model.dim), *bound(factors[j])[1:])
+                                                 for j in members], name=f"batched({model!r})"))
+    return terms
+
+
+def _total(terms: Iterable[Tensor]) -> Tensor:
+    """The sum of tensors, without ``sum()``'s extra addition of 0."""
+    return functools.reduce(operator.add, terms)
 
 
 def _wrap(c: Component, kinds: type | tuple[type, ...]) -> str:

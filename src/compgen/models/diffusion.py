@@ -67,6 +67,8 @@ class DiffusionNetwork(Checkpointable, Component, nn.Module):
             fidelity benchmark, so the default stops above it.
     """
 
+    batches_conditions = True  # cond: (B,) labels or (B, cond_dim) vectors
+
     def __init__(self, dim: int, hidden: int = 128, layers: int = 3, num_classes: int | None = None,
                  cond_dim: int | None = None, cond_dropout: float = 0.1,
                  schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None, init_seed: int = 0,

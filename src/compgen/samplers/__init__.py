@@ -26,7 +26,7 @@ from compgen.samplers.discrete import (
     ModelProposalMH,
     RandomFlipMH,
 )
-from compgen.samplers.kernels import Info, hmc_step, langevin_step, log_acceptance
+from compgen.samplers.kernels import Info, Noise, draw_noise, hmc_step, langevin_step, log_acceptance
 from compgen.samplers.result import NonFiniteError, Reporter, Sampler, SampleResult
 from compgen.samplers.reverse import ReverseDiffusion, denoise
 from compgen.samplers.target import State, Target
@@ -41,7 +41,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
 def sample(component: Component, n: int, sampler: str | Sampler | None = None,
            generator: torch.Generator | None = None, x_init: torch.Tensor | None = None,
            callback: Callable[[dict], None] | None = None, progress: bool = False,
-           **settings) -> SampleResult:
+           chunk_size: int | None = None, **settings) -> SampleResult:
     """Draw ``n`` samples of a component or composition.
 
     Args:
@@ -59,6 +59,10 @@ def sample(component: Component, n: int, sampler: str | Sampler | None = None,
             ``x``, ``i``, ``t`` (None for discrete), ``acceptance``, ``step_size``,
             ``evaluations``, ``seconds`` (:class:`~compgen.samplers.result.Reporter`).
         progress: show a progress bar over noise levels.
+        chunk_size: run the chains this many at a time, one chunk after the other, so memory
+            is bounded by the chunk (:meth:`SampleResult.concatenate` joins the results). The
+            chunks draw from ``generator`` in turn, so the samples are not those of one
+            unchunked run (the same distribution), and SMC resamples within each chunk.
 
     Returns: a :class:`SampleResult` with ``x`` of shape (n, D) and diagnostics.
     """
@@ -77,8 +81,12 @@ def sample(component: Component, n: int, sampler: str | Sampler | None = None,
                   if discrete else torch.randn(n, component.dim, generator=generator))
     else:
         _check_x_init(x_init, n, component.dim, discrete)
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"sample: chunk_size must be a positive integer or None, got {chunk_size!r}")
     with torch.no_grad():
-        return sampler.run(component, x_init, generator, callback, disable=not progress)
+        results = [sampler.run(component, chunk, generator, callback, disable=not progress)
+                   for chunk in x_init.split(chunk_size or n)]
+    return results[0] if len(results) == 1 else SampleResult.concatenate(results)
 
 
 def _check_x_init(x_init, n: int, dim: int, discrete: bool) -> None:
@@ -121,7 +129,7 @@ def _sampler_for(component: Component, sampler: str | Sampler | None, settings: 
 
 __all__ = [
     "AnnealedHMC", "AnnealedLangevin", "AnnealedMALA", "AnnealedMCMC", "AnnealedUHMC",
-    "AnnealedULA", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info",
+    "AnnealedULA", "DiscreteMCMC", "Gibbs", "GibbsWithGradients", "Info", "Noise", "draw_noise",
     "ModelProposalMH", "RandomFlipMH", "NonFiniteError", "Reporter", "RepeatedReverse", "ReverseDiffusion",
     "SAMPLERS",
     "SampleResult", "Sampler", "State", "Target", "denoise", "hmc_step", "langevin_step",

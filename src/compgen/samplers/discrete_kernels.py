@@ -64,7 +64,9 @@ def _metropolis(current: State, proposal: State, log_alpha: Tensor,
                 generator: torch.Generator | None) -> tuple[State, Info]:
     """MH on ``log_alpha`` (B,); NaN (e.g. from an impossible proposal) rejects."""
     log_alpha = torch.where(torch.isnan(log_alpha), -math.inf, log_alpha)
-    return metropolis(current, proposal, log_alpha.clamp(max=0).exp(), generator)
+    accept_prob = log_alpha.clamp(max=0).exp()
+    uniform = torch.rand(len(accept_prob), generator=generator).to(accept_prob)
+    return metropolis(current, proposal, accept_prob, uniform)
 
 
 def gibbs_update(target: DiscreteTarget, state: State, sites: Tensor,

@@ -55,6 +55,31 @@ class SampleResult:
     radius: Tensor | None = None
     score_mismatch: float | None = None
 
+    @classmethod
+    def concatenate(cls, results: list[SampleResult]) -> SampleResult:
+        """One result for runs over disjoint sets of chains (``cg.sample(..., chunk_size=)``):
+        samples and counts joined, per-level diagnostics averaged with the chunks' sizes as
+        weights (a log normalizer by its mean of exp), wall times added; the score mismatch is
+        the first chunk's."""
+        sizes = torch.tensor([r.x.shape[0] for r in results], dtype=torch.float64)
+        w = sizes / sizes.sum()
+
+        def mean(values: list[Tensor | None]) -> Tensor | None:
+            if values[0] is None:
+                return None
+            stacked = torch.stack([v.double() for v in values])  # (chunks, L)
+            return (w.view(-1, *[1] * (stacked.dim() - 1)) * stacked).sum(0).to(values[0].dtype)
+
+        first = results[0]
+        log_z = None if first.log_normalizers is None else torch.logsumexp(
+            torch.stack([r.log_normalizers for r in results]) + w.log()[:, None], 0)
+        return cls(torch.cat([r.x for r in results]), mean([r.acceptance for r in results]),
+                   float(sum(wi * r.evaluations for wi, r in zip(w.tolist(), results, strict=True))),
+                   sum(r.wall_time for r in results), first.levels,
+                   mean([r.step_sizes for r in results]), sum(r.non_finite for r in results),
+                   sum(r.resamplings for r in results), log_z, mean([r.ess for r in results]),
+                   mean([r.radius for r in results]), first.score_mismatch)
+
     @property
     def samples_per_second(self) -> float:
         return self.x.shape[0] / self.wall_time
@@ -151,9 +176,9 @@ def radius(x: Tensor) -> float:
     return torch.quantile(x.norm(dim=-1).double(), 0.99).item()
 
 
-def check_finite(x: Tensor, level: int, t: float, step: int) -> None:
-    """Raise :class:`NonFiniteError` naming the level and step if any chain is not finite."""
-    _raise_if(~torch.isfinite(x).all(-1), "samples", level, t, f"step {step}")
+def check_finite(finite: Tensor, level: int, t: float, step: int) -> None:
+    """Raise :class:`NonFiniteError` naming the level and step unless every chain (B,) is finite."""
+    _raise_if(~finite, "samples", level, t, f"step {step}")
 
 
 def check_state(energy: Tensor | None, score: Tensor, level: int, t: float) -> None:

@@ -80,7 +80,7 @@ class ReverseDiffusion(Sampler):
             mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
                                                ts[i], ts[i + 1])
             x = inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
-            check_finite(x, i, ts[i], 0)
+            check_finite(torch.isfinite(x).all(-1), i, ts[i], 0)
             radii[i + 1] = radius(x)
             report(x, i, ts[i + 1], math.nan, None, i + 1)
         return SampleResult(x.detach(), torch.full((len(ts),), math.nan), len(ts) - 1, report.elapsed(),

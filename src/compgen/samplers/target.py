@@ -30,8 +30,7 @@ def check_line_points(line_points: int) -> None:
 
 
 class Target:
-    """``component`` at noise level ``t``; counts evaluations of the composed density, and those
-    whose energy or score is not finite (``non_finite``; the kernels reject such proposals).
+    """``component`` at noise level ``t``: a pure function of x (the kernels count evaluations).
 
     Args:
         component: any composition.
@@ -41,19 +40,19 @@ class Target:
             this many points (Sjoberg et al. 2023), so score-only models can be MH-corrected.
             The two end points reuse cached scores; each interior point costs one evaluation.
             If 0, exact energies are used and must exist.
+
+    ``t`` may be a float or a 0-d tensor (a compiled kernel takes it as a tensor, so that one
+    compilation serves every level).
     """
 
-    def __init__(self, component: Component, t: float, line_points: int = 0):
+    def __init__(self, component: Component, t: float | Tensor, line_points: int = 0):
         check_line_points(line_points)
         self.component, self.t, self.line_points = component, t, line_points
-        self.evaluations, self.non_finite = 0, 0
         self.has_log_ratio = has_log_ratio(component, line_points)
+        self.log_ratio_evaluations = max(line_points - 2, 0)  # interior points of the line integral
 
     def evaluate(self, x: Tensor) -> State:
         energy, score = self.component.energy_and_score(x, self.t)
-        self.evaluations += 1
-        finite = torch.isfinite(score).all(-1) & (True if energy is None else torch.isfinite(energy))
-        self.non_finite = self.non_finite + (~finite).sum()  # a tensor: read once per level, no sync here
         return State(x, energy, score)
 
     def log_ratio(self, current: State, proposal: State) -> Tensor:
@@ -65,7 +64,6 @@ class Target:
         dots = [(current.score * delta).sum(-1)]
         for u in torch.linspace(0, 1, n)[1:-1].tolist():
             dots.append((self.component.score(current.x + u * delta, self.t) * delta).sum(-1))
-            self.evaluations += 1
         dots.append((proposal.score * delta).sum(-1))
         values = torch.stack(dots)  # (n, B)
         return torch.trapezoid(values, dx=1.0 / (n - 1), dim=0)
