@@ -42,6 +42,8 @@ SIZES = {
     "bench languages": (["--n", "200", "--seeds", "1"], r"naive product", True),
     "bench discrete-mixing": (["--n", "20", "--seeds", "1"], r"GWG", True),
     "bench arrangement": (["--problems", "1"], r"compgen \(annealed MALA", True),
+    "bench speed": (["--smoke", "--chains", "16", "--repeats", "1", "--dims", "2"],
+                    r"\| 2 \| hmc \| .*\n(.|\n)*outside share", False),
 }
 # commands run by CI or by another test (with the models they need trained in smoke size)
 ELSEWHERE = {

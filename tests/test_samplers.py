@@ -396,10 +396,11 @@ COMPILED_KERNELS = {
 @pytest.mark.parametrize("name", sorted(COMPILED_KERNELS))
 def test_the_compiled_kernel_is_the_same_chain(name):
     """``compile=True`` draws the same random numbers and takes the same steps: one compiled
-    step equals the eager one to 1e-6 (absolute and relative) with the same MH decisions, and
-    so does an annealed run of one step per level. (Fused float32 arithmetic rounds
-    differently, by about 2e-7 per step in x; HMC amplifies that over a run: 2.6e-6 after 24
-    steps, 1e-5 after 80, measured.)"""
+    step equals the eager one to 1e-6 (absolute and relative) with the same MH decisions. Over a
+    run, fused float32 arithmetic (which rounds differently, ~2e-7 per step in x) drifts apart
+    where the dynamics amplify it (32 HMC steps: median chain 2.6e-6; the worst chain of 32
+    MALA steps 1.5e-5, measured), so a run is held to rounding (median below 1e-5) and to no
+    differing MH decision in any chain (all below 1e-4)."""
     q = cg.data.toy2d.ring() & gauss([0.0, 1.0], 0.8, "b")
     gen = torch.Generator().manual_seed(0)
     target = Target(q, torch.tensor(0.3))
@@ -410,9 +411,11 @@ def test_the_compiled_kernel_is_the_same_chain(name):
     torch.testing.assert_close(compiled[0].x, eager[0].x, rtol=1e-6, atol=1e-6)
     accepted = eager[-1].accepted
     assert torch.equal(compiled[-1].accepted, accepted) and 0 < accepted.float().mean() < 1
-    runs = [cg.sample(q, 128, name, generator=torch.Generator().manual_seed(3), levels=8, steps=1,
+    runs = [cg.sample(q, 128, name, generator=torch.Generator().manual_seed(3), levels=8, steps=4,
                       compile=c) for c in (False, True)]
-    torch.testing.assert_close(runs[1].x, runs[0].x, rtol=1e-6, atol=1e-6)
+    gap = (runs[1].x - runs[0].x).abs().max(-1).values  # (chains,)
+    # rounding: ~1e-7 per step, 32 steps; one differing MH decision would move a chain by ~0.1
+    assert gap.median() < 1e-5 and gap.max() < 1e-4
     assert runs[0].evaluations == runs[1].evaluations
 
 

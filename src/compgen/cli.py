@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     args.argv = argv
     import torch  # after parsing: `--help` never waits for it
 
+    from compgen.allocator import keep_freed_memory
+
+    keep_freed_memory()
     previous = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:

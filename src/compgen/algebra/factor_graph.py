@@ -57,6 +57,8 @@ class FactorGraph(Composition):
             stacked = None if conds[0] is None else torch.stack([torch.as_tensor(c) for c in conds])
             # (F, k), (F, ...) or None, (F,)
             self.groups.append((model, torch.stack(idx), stacked, torch.tensor(weights)))
+        self._reads_all = {id(idx): idx.shape[1] == dim and bool((idx == torch.arange(dim)).all())
+                           for _, idx, _, _ in self.groups}
         first = self.groups[0][0]
         for model, *_ in self.groups:
             if model.schedule != first.schedule:
@@ -78,7 +80,10 @@ class FactorGraph(Composition):
     def _gather(self, x: Tensor, t: float | Tensor, idx: Tensor, cond: Tensor | None
                 ) -> tuple[Tensor, float | Tensor, dict]:
         b, (f, k) = x.shape[0], idx.shape
-        z = x[:, idx].reshape(b * f, k)  # row b * F + j is factor j of chain b
+        # row b * F + j is factor j of chain b; a repeat is cheaper than a gather where every
+        # factor reads all of x in order (a product of one network under several conditions;
+        # _reads_all is keyed by the group's index tensor, which the graph keeps)
+        z = x.repeat_interleave(f, dim=0) if self._reads_all[id(idx)] else x[:, idx].reshape(b * f, k)
         if isinstance(t, Tensor) and t.dim() == 1:  # one level per chain
             t = t.repeat_interleave(f)
         kwargs = {} if cond is None else {"cond": cond.repeat(b, *[1] * (cond.dim() - 1))}
@@ -107,10 +112,15 @@ class FactorGraph(Composition):
             if energy is not None:
                 energy = energy + (e.view(b, -1) * weight).sum(1)
             s = s.view(b, *idx.shape) * weight[:, None]
+            if self._reads_all[id(idx)]:
+                score = score + s.sum(1).to(x.dtype)
+                continue
             # scatter each factor's score back onto the variables it reads
             score.view(-1).index_add_(0, (idx[None] + self.dim * torch.arange(b)[:, None, None]).flatten(),
                                       s.reshape(-1).to(x.dtype))
         return energy, score
+
+
 
     def __repr__(self) -> str:
         return f"{self.name}({self.num_factors} factors)"

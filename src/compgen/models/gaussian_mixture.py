@@ -63,12 +63,12 @@ class GaussianMixture(Checkpointable, Component):
         t = torch.as_tensor(t, dtype=x.dtype)
         if t.dim():  # one level per chain
             t = as_time(t, x.shape[0], x)[:, None, None]
-        alpha, var, log_norm = self._level(t)
-        diff = x[:, None, :] - alpha * self.means.to(x)  # (B, K, D)
+        means, var, log_norm = self._level(t)
+        diff = x[:, None, :] - means  # (B, K, D)
         return log_norm - 0.5 * (diff**2 / var).sum(-1), diff, var
 
     def _level(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """alpha_t, the noised variances and log w_k - log sqrt(det 2 pi var_k) at level ``t``.
+        """alpha_t mu_k, the noised variances and log w_k - log sqrt(det 2 pi var_k) at level ``t``.
 
         A sampler evaluates one level's density many times with the same 0-d tensor ``t``, so
         the last level's terms are kept (tied to that tensor object and its version, and not
@@ -82,7 +82,8 @@ class GaussianMixture(Checkpointable, Component):
         integral = self.schedule.integral(t)
         alpha = torch.exp(-0.5 * integral)
         var = alpha**2 * self._variances.to(t) - torch.expm1(-integral)
-        terms = alpha, var, self.log_weights.to(t) - 0.5 * torch.log(2 * math.pi * var).sum(-1)
+        terms = (alpha * self.means.to(t), var,
+                 self.log_weights.to(t) - 0.5 * torch.log(2 * math.pi * var).sum(-1))
         if caching:
             self._cache = (t, t._version, terms)
         return terms

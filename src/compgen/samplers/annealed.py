@@ -203,20 +203,20 @@ class AnnealedMCMC(Sampler):
 
         Returns the state, momentum, step size and (mean acceptance probability, evaluations,
         non-finite proposals)."""
-        accept, evaluations, non_finite, finite = 0.0, 0, 0, []
+        accept, evaluations, non_finite, moved_off = 0.0, 0, 0, []
         for k in range(self.steps):
             noise = draw_noise(state.x, generator, self.metropolis_adjust)
             state, momentum, info = kernel(target, state, momentum, step, noise)
-            accept, evaluations = accept + info.accept_prob.mean(), evaluations + info.evaluations
-            non_finite = non_finite + info.non_finite.sum()
-            finite.append(torch.isfinite(state.x).all(-1))
+            accept, evaluations = accept + info.accept_prob, evaluations + info.evaluations
+            non_finite = non_finite + info.non_finite
+            moved_off.append(info.accepted & info.non_finite)  # MH never accepts those; ULA does
             if adapt and k < max(1, self.steps // 2):
                 step = step * torch.exp(1.5 * (info.accept_prob.mean() - self.target_accept))
-        finite = torch.stack(finite)  # (steps, B)
-        if not finite.all():  # name the first step at which a chain left the reals
-            k = int((~finite.all(-1)).nonzero()[0])
-            check_finite(finite[k], i, float(target.t), k)
-        return state, momentum, step, (accept / self.steps, evaluations, non_finite)
+        moved_off = torch.stack(moved_off)  # (steps, B)
+        if moved_off.any():  # name the first step at which a chain left the reals
+            k = int(moved_off.any(-1).nonzero()[0])
+            check_finite(~moved_off[k], i, float(target.t), k)
+        return state, momentum, step, (accept.mean() / self.steps, evaluations, non_finite.sum())
 
     @staticmethod
     def _reverse_step(component: Component, state: State, t: float, s: float,

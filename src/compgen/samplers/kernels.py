@@ -52,16 +52,24 @@ def _select(accept: Tensor, new: Tensor | None, old: Tensor | None) -> Tensor | 
     return torch.where(mask, new, old)
 
 
-def _finite(state: State) -> Tensor:
-    finite = torch.isfinite(state.score).all(-1)
-    return finite if state.energy is None else finite & torch.isfinite(state.energy)
+def finite(state: State) -> Tensor:
+    """(B,) whether each chain's score and energy are finite (at a non-finite point they are
+    not). One check of a sum per chain, not one per coordinate: a sum with an infinite or NaN
+    term is not finite (a finite sum that overflows counts as non-finite, rejecting the absurd)."""
+    total = state.score.sum(-1)
+    return torch.isfinite(total if state.energy is None else total + state.energy)
 
 
-def log_acceptance(target: Target, current: State, proposal: State, log_correction: Tensor) -> Tensor:
-    """``log p(y)/p(x) + log_correction`` per chain; -inf for a non-finite proposal."""
+def log_acceptance(target: Target, current: State, proposal: State, log_correction: Tensor,
+                   proposal_finite: Tensor | None = None) -> Tensor:
+    """``log p(y)/p(x) + log_correction`` per chain; -inf for a non-finite proposal (and where
+    a line integral's interior point made it NaN). ``proposal_finite``: :func:`finite` of the
+    proposal, if the caller has it."""
     log_alpha = target.log_ratio(current, proposal) + log_correction
-    finite = torch.isfinite(proposal.x).all(-1) & torch.isfinite(proposal.score).all(-1)
-    return torch.where(finite & ~torch.isnan(log_alpha), log_alpha, -math.inf)
+    if target.line_points:  # a non-finite interior score: NaN with finite end points
+        log_alpha = log_alpha.nan_to_num(nan=-math.inf, posinf=math.inf, neginf=-math.inf)
+    ok = finite(proposal) if proposal_finite is None else proposal_finite
+    return torch.where(ok, log_alpha, -math.inf)
 
 
 def _finish(target: Target, current: State, proposal: State, log_correction: Tensor,
@@ -72,16 +80,16 @@ def _finish(target: Target, current: State, proposal: State, log_correction: Ten
     target can compute it: it measures their bias and lets their step size be tuned.
     """
     n = current.x.shape[0]
-    non_finite = ~_finite(proposal)
+    ok = finite(proposal)
     evaluations += target.log_ratio_evaluations
     if target.has_log_ratio:
-        accept_prob = log_acceptance(target, current, proposal, log_correction).clamp(max=0).exp()
+        accept_prob = log_acceptance(target, current, proposal, log_correction, ok).clamp(max=0).exp()
     else:
         accept_prob = torch.full((n,), math.nan)
     if uniform is None:
-        return proposal, Info(accept_prob, torch.ones(n, dtype=torch.bool), non_finite, evaluations)
+        return proposal, Info(accept_prob, torch.ones(n, dtype=torch.bool), ~ok, evaluations)
     state, info = metropolis(current, proposal, accept_prob, uniform)
-    return state, info._replace(non_finite=non_finite, evaluations=evaluations)
+    return state, info._replace(non_finite=~ok, evaluations=evaluations)
 
 
 def metropolis(current: State, proposal: State, accept_prob: Tensor, uniform: Tensor) -> tuple[State, Info]:
@@ -101,12 +109,13 @@ def langevin_step(target: Target, state: State, step_size: float | Tensor, noise
     proposal density ``q(x | y)`` of the same variance.
     """
     mean_fwd = state.x + step_size * state.score
-    var = 2 * step_size * noise_scale**2
+    var = 2 * noise_scale**2 * step_size
     proposal = target.evaluate(mean_fwd + var**0.5 * noise.normal)
     mean_bwd = proposal.x + step_size * proposal.score
-    log_q_fwd = -((proposal.x - mean_fwd) ** 2).sum(-1) / (2 * var)
-    log_q_bwd = -((state.x - mean_bwd) ** 2).sum(-1) / (2 * var)
-    return _finish(target, state, proposal, log_q_bwd - log_q_fwd, noise.uniform, 1)
+    # log q(x | y) - log q(y | x)
+    forward, backward = ((proposal.x - mean_fwd) ** 2).sum(-1), ((state.x - mean_bwd) ** 2).sum(-1)
+    log_correction = (forward - backward) / (2 * var)
+    return _finish(target, state, proposal, log_correction, noise.uniform, 1)
 
 
 def hmc_step(target: Target, state: State, momentum: Tensor, step_size: float | Tensor, n_leapfrog: int,

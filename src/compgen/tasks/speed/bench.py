@@ -18,7 +18,11 @@ Sections (each a list of rows in the JSON):
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,19 +31,21 @@ import torch
 from tqdm.auto import tqdm
 
 import compgen as cg
+from compgen.allocator import keep_freed_memory
 from compgen.models.gaussian_mixture import GaussianMixture
 from compgen.samplers import Target, draw_noise, hmc_step, langevin_step
 from compgen.tasks.results import finish, machine
 from compgen.tasks.speed import peers
-from compgen.tasks.speed.timing import Timed, peak_memory_mb, reset_peak_memory
+from compgen.tasks.speed.memory import SENTENCES
+from compgen.tasks.speed.timing import Timed
 
 KERNELS = ("ula", "mala", "hmc")
+VARIANTS = ("compgen kernel", "compgen kernel, compiled", "compgen annealed", "compgen annealed, compiled",
+            "hand-written eager", "blackjax")
 STEP_SIZE = {"ula": 0.01, "mala": 0.01, "hmc": 0.1}
 LEAPFROG = 3
 STEPS = {2: 1000, 16: 150, 64: 40}  # kernel steps per run: a few seconds each at 2,000 chains
 LEVEL_STEPS = 10  # the annealed driver's steps per level (levels = steps / 10)
-SENTENCES = ("a red circle at the top left", "a blue square at the bottom right",
-             "a green triangle in the center", "a red square at the top right")
 
 
 def gmm_product(dim: int, seed: int = 0) -> list[GaussianMixture]:
@@ -95,39 +101,41 @@ def _compgen_driver_rate(kernel: str, component, x: torch.Tensor, steps: int, se
     return x.shape[0] * settings["levels"] * LEVEL_STEPS / result.wall_time, compile_seconds
 
 
-def analytic_rows(dims: list[int], chains: int, repeats: int, smoke: bool, progress: bool) -> tuple[list, str | None]:
+def analytic_rows(dims: list[int], chains: int, repeats: int, smoke: bool, progress: bool
+                  ) -> tuple[list, str | None]:
     """Chain-steps per second per (dimension, kernel, implementation); medians over ``repeats``."""
     missing = peers.blackjax_available()
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)  # a graph per case
-    rows = []
     cases = [(d, k) for d in dims for k in KERNELS]
-    for dim, kernel in tqdm(cases, disable=not progress, desc="analytic products"):
-        factors = gmm_product(dim)
-        component = factors[0] & factors[1]
-        steps = 10 if smoke else STEPS[dim]
-        x = torch.randn(chains, dim, generator=torch.Generator().manual_seed(1))
-        variants: dict[str, Callable[[int], peers.Rate]] = {
-            "compgen kernel": lambda s: _compgen_kernel_rate(kernel, component, x, steps, s, False),
-            "compgen kernel, compiled": lambda s: _compgen_kernel_rate(kernel, component, x, steps, s, True),
-            "compgen annealed": lambda s: _compgen_driver_rate(kernel, component, x, steps, s, False),
-            "compgen annealed, compiled": lambda s: _compgen_driver_rate(kernel, component, x, steps, s, True),
-            "hand-written eager": lambda s: peers.eager_rate(kernel, factors, 0.0, x, steps, STEP_SIZE[kernel],
-                                                            LEAPFROG, s),
-        }
-        if missing is None and kernel != "ula":  # blackjax has no unadjusted Langevin kernel
-            variants["blackjax"] = lambda s: peers.blackjax_rate(kernel, factors, 0.0, x, steps,
-                                                                 STEP_SIZE[kernel], LEAPFROG, s)
-        runs = {name: [] for name in variants}
-        compile_seconds = {}
-        for r in range(repeats):
-            for name, measure in variants.items():
-                rate, compiling = measure(r)
-                runs[name].append(rate)
-                compile_seconds[name] = max(compile_seconds.get(name, 0.0), compiling)
-        rows.append({"dim": dim, "kernel": kernel, "chains": chains, "steps": steps,
-                     "rates": {k: statistics.median(v) for k, v in runs.items()}, "runs": runs,
-                     "compile_seconds": compile_seconds})
-    return rows, missing
+    return [_analytic_row(dim, kernel, chains, repeats, 10 if smoke else STEPS[dim], missing is None)
+            for dim, kernel in tqdm(cases, disable=not progress, desc="analytic products")], missing
+
+
+def _analytic_row(dim: int, kernel: str, chains: int, repeats: int, steps: int, blackjax: bool) -> dict:
+    factors = gmm_product(dim)
+    component = factors[0] & factors[1]
+    x = torch.randn(chains, dim, generator=torch.Generator().manual_seed(1))
+    size, leapfrog = STEP_SIZE[kernel], LEAPFROG
+    variants: dict[str, Callable[[int], peers.Rate]] = {
+        "compgen kernel": lambda s: _compgen_kernel_rate(kernel, component, x, steps, s, False),
+        "compgen kernel, compiled": lambda s: _compgen_kernel_rate(kernel, component, x, steps, s, True),
+        "compgen annealed": lambda s: _compgen_driver_rate(kernel, component, x, steps, s, False),
+        "compgen annealed, compiled": lambda s: _compgen_driver_rate(kernel, component, x, steps, s, True),
+        "hand-written eager": lambda s: peers.eager_rate(kernel, factors, 0.0, x, steps, size, leapfrog, s),
+    }
+    if blackjax and kernel != "ula":  # blackjax has no unadjusted Langevin kernel
+        variants["blackjax"] = lambda s: peers.blackjax_rate(kernel, factors, 0.0, x, steps, size,
+                                                             leapfrog, s)
+    runs: dict[str, list[float]] = {name: [] for name in variants}
+    compile_seconds: dict[str, float] = {}
+    for r in range(repeats):  # the variants back to back in each repeat: their ratios share the noise
+        for name, measure in variants.items():
+            rate, compiling = measure(r)
+            runs[name].append(rate)
+            compile_seconds[name] = max(compile_seconds.get(name, 0.0), compiling)
+    return {"dim": dim, "kernel": kernel, "chains": chains, "steps": steps,
+            "rates": {k: statistics.median(v) for k, v in runs.items()}, "runs": runs,
+            "compile_seconds": compile_seconds}
 
 
 def _split(wall: float, leaves: list[Timed], whole: Timed) -> dict:
@@ -219,19 +227,17 @@ def factor_rows(smoke: bool, batch: int = 64) -> list[dict]:
 
 
 def memory_rows(smoke: bool) -> list[dict]:
-    """Peak resident memory (MiB above the start) of a short ULA run on the image composition."""
-    from compgen.tasks.images.models import encode
-
-    model, conditions, rows = _image_model(), encode(list(SENTENCES)), []
+    """Peak resident memory of a short ULA run on the image composition, each case in a fresh
+    process (a process's freed memory stays resident, so cases in one process would hide each
+    other's peaks); the peak above the process's own after loading the model."""
     cases = [(c, k, None) for c in ((2, 4) if smoke else (8, 32, 64)) for k in (1, 2, 4)]
     cases.append((4, 4, 2) if smoke else (64, 4, 8))
+    rows = []
     for chains, k, chunk in cases:
-        composition = cg.algebra.guided(model, conditions[:k], 3.0)
-        reset_peak_memory()
-        base = peak_memory_mb()
-        cg.sample(composition, chains, "ula", levels=2, steps=1, adapt=False, reverse_step=True,
-                  generator=torch.Generator().manual_seed(0), chunk_size=chunk)
-        rows.append({"chains": chains, "factors": k, "chunk_size": chunk, "peak_mb": peak_memory_mb() - base})
+        done = subprocess.run([sys.executable, "-m", "compgen.tasks.speed.memory", str(chains), str(k),
+                               str(chunk or 0)], capture_output=True, text=True, check=True,
+                              env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
+        rows.append({"chains": chains, "factors": k, "chunk_size": chunk, **json.loads(done.stdout)})
     return rows
 
 
@@ -239,8 +245,11 @@ def run_speed_benchmark(out: Path, chains: int = 2000, repeats: int = 3, dims: t
                         smoke: bool = False, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    malloc = ("glibc thresholds set (compgen.allocator)" if keep_freed_memory()
+              else "glibc defaults or the environment's")  # the same for every variant
     analytic, missing = analytic_rows(list(dims), chains, repeats, smoke, progress)
-    result = {"machine": machine(), "chains": chains, "repeats": repeats, "smoke": smoke,
+    result = {"machine": {**machine(), "malloc": malloc}, "chains": chains, "repeats": repeats,
+              "smoke": smoke,
               "blackjax": missing or "measured", "analytic": analytic,
               "overhead": overhead_rows(chains, smoke, progress), "factors": factor_rows(smoke),
               "memory": memory_rows(smoke)}
@@ -249,20 +258,22 @@ def run_speed_benchmark(out: Path, chains: int = 2000, repeats: int = 3, dims: t
 
 
 def format_table(result: dict) -> str:
-    lines = [f"chain-steps per second (median of {result['repeats']}; one thread; blackjax: {result['blackjax']})", "",
-             "| D | kernel | compgen kernel | compiled | annealed | annealed, compiled | hand eager | blackjax "
+    lines = [f"chain-steps per second (median of {result['repeats']}; {result['machine']['threads']} "
+             f"thread(s); malloc: {result['machine'].get('malloc')}; blackjax: {result['blackjax']})", "",
+             "| D | kernel | compgen kernel | compiled | annealed | annealed, compiled | hand eager "
+             "| blackjax "
              "| kernel / hand | compiled / blackjax |", "|" + "---|" * 10]
     for row in result["analytic"]:
         r = row["rates"]
         jax = r.get("blackjax")
-        cells = [f"{r[k] / 1e3:.0f}k" for k in ("compgen kernel", "compgen kernel, compiled", "compgen annealed",
-                                                "compgen annealed, compiled", "hand-written eager")]
+        cells = [f"{r[k] / 1e3:.0f}k" for k in VARIANTS[:5]]
         cells.append("n/a" if jax is None else f"{jax / 1e3:.0f}k")
         cells.append(f"{r['compgen kernel'] / r['hand-written eager']:.2f}x")
         cells.append("n/a" if jax is None else f"{r['compgen kernel, compiled'] / jax:.2f}x")
         lines.append(f"| {row['dim']} | {row['kernel']} | " + " | ".join(cells) + " |")
     lines += ["", "time outside the model evaluations", "",
-              "| composition | sampler | chains | wall s | network s | composition s | outside s | outside share |",
+              "| composition | sampler | chains | wall s | network s | composition s | outside s "
+              "| outside share |",
               "|" + "---|" * 8]
     for row in result["overhead"]:
         lines.append(f"| {row['case']} | {row['sampler']} | {row['chains']} | {row['wall_seconds']:.2f} | "
@@ -273,12 +284,14 @@ def format_table(result: dict) -> str:
     first = {}
     for row in result["factors"]:
         first.setdefault(row["network"], row["batched_seconds"])
+        ratio = row["batched_seconds"] / first[row["network"]]
         lines.append(f"| {row['network']} | {row['factors']} | {1e3 * row['batched_seconds']:.2f} | "
-                     f"{1e3 * row['one_by_one_seconds']:.2f} | {row['batched_seconds'] / first[row['network']]:.2f}x |")
+                     f"{1e3 * row['one_by_one_seconds']:.2f} | {ratio:.2f}x |")
     lines += ["", "peak memory of sampling the image composition (MiB above the start)", "",
               "| chains | sentences | chunk_size | peak MiB |", "|---|---|---|---|"]
     for row in result["memory"]:
-        lines.append(f"| {row['chains']} | {row['factors']} | {row['chunk_size'] or '-'} | {row['peak_mb']:.0f} |")
+        chunk = row["chunk_size"] or "-"
+        lines.append(f"| {row['chains']} | {row['factors']} | {chunk} | {row['peak_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -289,8 +302,7 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
-    names = ["compgen kernel", "compgen kernel, compiled", "compgen annealed", "compgen annealed, compiled",
-             "hand-written eager", "blackjax"]
+    names = VARIANTS
     rows = result["analytic"]
     width = 0.8 / len(names)
     for j, name in enumerate(names):
@@ -309,10 +321,10 @@ def plot(result: dict, path: Path) -> None:
     axes[1].set_title("overhead")
     for network in dict.fromkeys(r["network"] for r in result["factors"]):
         rs = [r for r in result["factors"] if r["network"] == network]
-        axes[2].plot([r["factors"] for r in rs], [r["batched_seconds"] / rs[0]["batched_seconds"] for r in rs],
-                     "o-", label=f"{network}, batched")
-        axes[2].plot([r["factors"] for r in rs], [r["one_by_one_seconds"] / rs[0]["batched_seconds"] for r in rs],
-                     "x--", label=f"{network}, one call each")
+        ks, unit = [r["factors"] for r in rs], rs[0]["batched_seconds"]
+        axes[2].plot(ks, [r["batched_seconds"] / unit for r in rs], "o-", label=f"{network}, batched")
+        axes[2].plot(ks, [r["one_by_one_seconds"] / unit for r in rs], "x--",
+                     label=f"{network}, one call each")
     axes[2].axhline(2, color="grey", lw=0.5)
     axes[2].set_xlabel("factors K")
     axes[2].set_ylabel("time / time of K=1")

@@ -19,7 +19,8 @@ def register(cli: TaskCommands) -> None:
 
 def speed_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chains", type=int, default=2000, help="chains of the analytic and learned 2D runs")
-    p.add_argument("--repeats", type=int, default=3, help="repeats of each analytic measurement (median kept)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="repeats of each analytic measurement (the median is kept)")
     p.add_argument("--dims", type=int, nargs="+", default=[2, 16, 64], choices=[2, 16, 64],
                    help="dimensions of the analytic products")
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
@@ -28,5 +29,5 @@ def speed_flags(p: argparse.ArgumentParser) -> None:
 def speed(args: argparse.Namespace) -> dict:
     from compgen.tasks.speed.bench import run_speed_benchmark
 
-    return run_speed_benchmark(Path(args.out), chains=args.chains, repeats=args.repeats, dims=tuple(args.dims),
-                               smoke=args.smoke, progress=not args.quiet)
+    return run_speed_benchmark(Path(args.out), chains=args.chains, repeats=args.repeats,
+                               dims=tuple(args.dims), smoke=args.smoke, progress=not args.quiet)
