@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,10 +85,13 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     path = cg.save(cg.EnergyDiffusion(dim=2), tmp_path / "m.safetensors")
     before = path.read_bytes()
 
-    def broken(*args, **kwargs):
+    write_bytes = Path.write_bytes
+
+    def broken(self, data):  # half the file reaches the disk, then the disk is full
+        write_bytes(self, data[: len(data) // 2])
         raise OSError("disk full")
 
-    monkeypatch.setattr("compgen.checkpoint.save_file", broken)
+    monkeypatch.setattr(Path, "write_bytes", broken)
     with pytest.raises(OSError, match="disk full"):
         cg.save(cg.EnergyDiffusion(dim=2, hidden=32), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.safetensors"]

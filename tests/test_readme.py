@@ -58,6 +58,10 @@ ELSEWHERE = {
     "bench maze-planning": "tests/test_maze.py::test_maze_commands_train_plan_and_benchmark",
     "bench maze-efficiency": "tests/test_maze.py::test_maze_commands_train_plan_and_benchmark",
     "bench maze-factors": "tests/test_maze.py (the factor tasks in smoke size)",
+    "ray start": "tests/test_distributed.py (a local Ray cluster started in-process)",
+    "ray stop": "tests/test_distributed.py (the cluster stops with the test module)",
+    "serve": "tests/test_distributed.py::test_compgen_serve_names_a_component_other_processes_find",
+    "bench remote": "tests/test_distributed.py::test_the_remote_benchmark_runs_at_smoke_size",
     "bench images": "tests/test_images.py (the benchmark's parts) and its JSON in benchmarks/results",
 }
 
@@ -136,6 +140,8 @@ def test_readme_python_blocks_run_at_full_size(tmp_path, monkeypatch):
 def _exec_python_blocks() -> None:
     namespace: dict = {}
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    # the remote example needs served components: test_distributed.py runs it beside a cluster
+    blocks = [b for b in blocks if "remote_ref" not in b]
     assert len(blocks) >= 2
     for i, block in enumerate(blocks):
         exec(compile(block, f"README.md python block {i}", "exec"), namespace)

@@ -19,13 +19,15 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it (a module itself for data, metrics, samplers)
 _EXPORTS = {
-    **dict.fromkeys(["Component", "Conditioned", "DiscreteComponent", "EnergyRequiredError", "FactorGraph",
-                     "Mixture", "Power", "Product", "mixture", "negate"], "compgen.algebra"),
+    **dict.fromkeys(["Component", "Conditioned", "DiscreteComponent", "EnergyRequiredError",
+                     "EvaluationError", "FactorGraph", "Mixture", "Power", "Product", "mixture", "negate"],
+                    "compgen.algebra"),
     **dict.fromkeys(["LogNormalizer", "Normalized", "NotNormalizableError", "log_normalizer", "normalized"],
                     "compgen.algebra.normalizer"),
     **dict.fromkeys(["CheckpointError", "load", "save"], "compgen.checkpoint"),
     **dict.fromkeys(["RBM", "AutoregressiveModel", "EnergyDiffusion", "EnergyTable", "GaussianMixture",
                      "Ising", "Potts", "ScoreDiffusion"], "compgen.models"),
+    **dict.fromkeys(["RemoteComponent", "remote", "remote_ref"], "compgen.distributed"),
     **dict.fromkeys(["NonFiniteError", "SampleResult", "sample"], "compgen.samplers"),
     **dict.fromkeys(["DEFAULT_SCHEDULE", "VPSchedule"], "compgen.schedule"),
     "train": "compgen.training",
@@ -56,6 +58,7 @@ if TYPE_CHECKING:  # what static tools and IDEs see: the same names, imported ea
         Conditioned,
         DiscreteComponent,
         EnergyRequiredError,
+        EvaluationError,
         FactorGraph,
         Mixture,
         Power,
@@ -71,6 +74,7 @@ if TYPE_CHECKING:  # what static tools and IDEs see: the same names, imported ea
         normalized,
     )
     from compgen.checkpoint import CheckpointError, load, save  # noqa: F401
+    from compgen.distributed import RemoteComponent, remote, remote_ref  # noqa: F401
     from compgen.models import (  # noqa: F401
         RBM,
         AutoregressiveModel,

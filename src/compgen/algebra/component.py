@@ -21,7 +21,8 @@ scores add, but anything that needs energy values (mixtures, Metropolis-Hastings
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 
 Condition = Tensor | int | None
+Pending = Callable[[], tuple[Tensor | None, Tensor]]
+"""What :meth:`Component.submit` returns: call it to wait for (energy or None, score)."""
 
 
 def with_condition(cond: Condition) -> dict:
@@ -45,6 +48,16 @@ def with_condition(cond: Condition) -> dict:
 
 class EnergyRequiredError(ValueError):
     """An operation needs energy values but a component only provides scores."""
+
+
+class EvaluationError(RuntimeError):
+    """A component could not be evaluated (its remote worker failed too often, or timed out).
+    Samplers re-raise it with the noise level and step at which it happened."""
+
+    def at(self, level: int, t: float, step: int | None) -> EvaluationError:
+        """The same error, saying where in a sampler run it happened."""
+        where = f"at noise level {level} (t={t:.4g})" + ("" if step is None else f", step {step}")
+        return EvaluationError(f"{self} {where}; nothing was returned")
 
 
 class Component:
@@ -97,6 +110,16 @@ class Component:
             energy = self.energy(x, t, **with_condition(cond))
             (grad,) = torch.autograd.grad(energy.sum(), x)
         return energy.detach(), -grad
+
+    def submit(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Pending:
+        """Start ``energy_and_score(x, t, cond)``; calling the result waits for it.
+
+        A local component computes when the result is called; a remote one
+        (:class:`compgen.distributed.RemoteComponent`) sends its request now. A product submits all
+        its factors before it waits for any, so K remote factors cost one round trip and the
+        local factors are computed while the remote ones run.
+        """
+        return functools.partial(self.energy_and_score, x, t, **with_condition(cond))
 
     def gaussian_terms(self, t: float) -> GaussianTerms | None:
         """This density at level t as an explicit weighted sum of Gaussians, when it is one

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import Tensor
 
-from compgen.algebra.component import Component, Composition, Condition, with_condition
+from compgen.algebra.component import Component, Composition, Condition, Pending, with_condition
 from compgen.algebra.normalizer import GaussianTerms, Normalized, concatenate, normalized
 
 
@@ -61,14 +61,23 @@ class Product(Composition):
         return _total(c.energy(x, t, **with_condition(cond)) for c in self._terms)
 
     def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
-        return _total(c.score(x, t, **with_condition(cond)) for c in self._terms)
+        pending = [c.submit(x, t, cond) for c in self._terms]  # remote factors run concurrently
+        return _total(p()[1] for p in pending)
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
                          ) -> tuple[Tensor | None, Tensor]:
-        parts = [c.energy_and_score(x, t, **with_condition(cond)) for c in self._terms]
-        score = _total(s for _, s in parts)
-        energy = _total(e for e, _ in parts) if self.has_energy else None
-        return energy, score
+        return self.submit(x, t, cond)()
+
+    def submit(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Pending:
+        pending = [c.submit(x, t, cond) for c in self._terms]  # every remote factor is on its way
+
+        def wait() -> tuple[Tensor | None, Tensor]:
+            parts = [p() for p in pending]
+            score = _total(s for _, s in parts)
+            energy = _total(e for e, _ in parts) if self.has_energy else None
+            return energy, score
+
+        return wait
 
     def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
         parts = [c.tail_precision(w, t) for c in self.components]
@@ -149,7 +158,8 @@ class Mixture(Composition):
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
                          ) -> tuple[Tensor, Tensor]:
-        parts = [c.energy_and_score(x, t, **with_condition(cond)) for c in self.components]
+        pending = [c.submit(x, t, cond) for c in self.components]
+        parts = [p() for p in pending]
         logits = self._logits(torch.stack([e for e, _ in parts], dim=-1), t)  # (B, K)
         resp = torch.softmax(logits, dim=-1)  # posterior over components
         scores = torch.stack([s for _, s in parts], dim=1)  # (B, K, ...): (B, K, D) or (B, K, D, C)
@@ -250,8 +260,16 @@ class Power(Composition):
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
                          ) -> tuple[Tensor | None, Tensor]:
-        energy, score = self.base.energy_and_score(x, t, **with_condition(cond))
-        return (None if energy is None else self.exponent * energy), self.exponent * score
+        return self.submit(x, t, cond)()
+
+    def submit(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Pending:
+        pending = self.base.submit(x, t, cond)
+
+        def wait() -> tuple[Tensor | None, Tensor]:
+            energy, score = pending()
+            return (None if energy is None else self.exponent * energy), self.exponent * score
+
+        return wait
 
     def tail_precision(self, w: Tensor, t: float) -> Tensor | None:
         base = self.base.tail_precision(w, t)
@@ -290,6 +308,10 @@ class Conditioned(Composition):
                          ) -> tuple[Tensor | None, Tensor]:
         self._unconditional(cond)
         return self.model.energy_and_score(x, t, cond=self.condition)
+
+    def submit(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Pending:
+        self._unconditional(cond)
+        return self.model.submit(x, t, cond=self.condition)
 
     def leaves(self) -> list[Component]:
         return [self]

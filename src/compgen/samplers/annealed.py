@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, EvaluationError
 from compgen.samplers.kernels import Info, Noise, draw_noise, hmc_step, langevin_step
 from compgen.samplers.result import (
     Reporter,
@@ -166,7 +166,10 @@ class AnnealedMCMC(Sampler):
             if i and (self.reverse_step or not mcmc):
                 x, log_kernels = self._reverse_step(component, state, ts[i - 1].item(), ts[i].item(),
                                                     generator)
-            new_state = target.evaluate(x)
+            try:
+                new_state = target.evaluate(x)
+            except EvaluationError as err:
+                raise err.at(i, ts[i].item(), None) from err
             evaluations += 1
             check_state(new_state.energy, new_state.score, i, ts[i].item())
             if resample:  # the last level resamples before its MCMC steps spread the copies out
@@ -206,7 +209,10 @@ class AnnealedMCMC(Sampler):
         accept, evaluations, non_finite, moved_off = 0.0, 0, 0, []
         for k in range(self.steps):
             noise = draw_noise(state.x, generator, self.metropolis_adjust)
-            state, momentum, info = kernel(target, state, momentum, step, noise)
+            try:
+                state, momentum, info = kernel(target, state, momentum, step, noise)
+            except EvaluationError as err:
+                raise err.at(i, float(target.t), k) from err
             accept, evaluations = accept + info.accept_prob, evaluations + info.evaluations
             non_finite = non_finite + info.non_finite
             moved_off.append(info.accepted & info.non_finite)  # MH never accepts those; ULA does

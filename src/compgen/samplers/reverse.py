@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from compgen.algebra.component import Component
+from compgen.algebra.component import Component, EvaluationError
 from compgen.samplers.result import Reporter, Sampler, SampleResult, check_finite, noise_levels, radius
 from compgen.schedule import VPSchedule
 
@@ -77,15 +77,14 @@ class ReverseDiffusion(Sampler):
         x = inpaint(x)
         radii = torch.full((len(ts),), radius(x))
         for i in tqdm(range(len(ts) - 1), disable=disable, desc="ReverseDiffusion"):
-            mean, std, _, _ = ancestral_kernel(component.schedule, x, component.score(x, ts[i]),
-                                               ts[i], ts[i + 1])
+            try:
+                score = component.score(x, ts[i])
+            except EvaluationError as err:
+                raise err.at(i, ts[i], 0) from err
+            mean, std, _, _ = ancestral_kernel(component.schedule, x, score, ts[i], ts[i + 1])
             x = inpaint(mean + std * torch.randn(x.shape, generator=generator).to(x))
             check_finite(torch.isfinite(x).all(-1), i, ts[i], 0)
             radii[i + 1] = radius(x)
             report(x, i, ts[i + 1], math.nan, None, i + 1)
         return SampleResult(x.detach(), torch.full((len(ts),), math.nan), len(ts) - 1, report.elapsed(),
                             torch.tensor(ts), radius=radii)
-        indices, values = self.known
-        x = x.clone()
-        x[:, list(indices)] = torch.as_tensor(values, dtype=x.dtype)
-        return x

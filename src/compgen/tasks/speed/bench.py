@@ -37,7 +37,7 @@ from compgen.samplers import Target, draw_noise, hmc_step, langevin_step
 from compgen.tasks.results import finish, machine
 from compgen.tasks.speed import peers
 from compgen.tasks.speed.memory import SENTENCES
-from compgen.tasks.speed.timing import Timed
+from compgen.tasks.speed.timing import Timed, seconds_per_call
 
 KERNELS = ("ula", "mala", "hmc")
 VARIANTS = ("compgen kernel", "compgen kernel, compiled", "compgen annealed", "compgen annealed, compiled",
@@ -187,16 +187,6 @@ def _image_model():
     return load_pretrained("scenes_sentences")
 
 
-def _seconds_per_call(fn: Callable[[], object], calls: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def factor_rows(smoke: bool, batch: int = 64) -> list[dict]:
     """One evaluation (energy and score) of K factors of one network at ``batch`` chains."""
     from compgen.tasks.images.models import encode
@@ -213,15 +203,15 @@ def factor_rows(smoke: bool, batch: int = 64) -> list[dict]:
         one_by_one = lambda fs=factors: [f.energy_and_score(x, 0.3) for f in fs]  # noqa: E731
         with torch.no_grad():
             rows.append({"network": "2D energy MLP", "factors": k, "batch": batch,
-                         "batched_seconds": _seconds_per_call(lambda p=product: p.energy_and_score(x, 0.3),
+                         "batched_seconds": seconds_per_call(lambda p=product: p.energy_and_score(x, 0.3),
                                                               20 if smoke else 200),
-                         "one_by_one_seconds": _seconds_per_call(one_by_one, 20 if smoke else 200)})
+                         "one_by_one_seconds": seconds_per_call(one_by_one, 20 if smoke else 200)})
             guided = cg.algebra.guided(unet, conditions[:k], 3.0)
             parts = [unet.given(c) for c in [unet.null_condition, *conditions[:k]]]
             rows.append({"network": "image U-Net (guided, + null)", "factors": k, "batch": batch,
-                         "batched_seconds": _seconds_per_call(lambda g=guided: g.score(images, 0.3),
+                         "batched_seconds": seconds_per_call(lambda g=guided: g.score(images, 0.3),
                                                               2 if smoke else 5),
-                         "one_by_one_seconds": _seconds_per_call(
+                         "one_by_one_seconds": seconds_per_call(
                              lambda ps=parts: [p.score(images, 0.3) for p in ps], 2 if smoke else 5)})
     return rows
 

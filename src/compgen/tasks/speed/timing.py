@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from torch import Tensor
 
 from compgen.algebra.component import Component, Composition
+
+
+def seconds_per_call(fn: Callable[[], object], calls: int) -> float:
+    """The median wall time of ``calls`` calls of ``fn``, after one untimed warm-up call."""
+    fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 class Timed(Composition):
