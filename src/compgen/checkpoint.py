@@ -80,7 +80,7 @@ def _metadata(data: bytes) -> dict:
         header = json.loads(data[8 : 8 + size])
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"the header is not JSON ({err})") from err
-    return header.get("__metadata__") or {} if isinstance(header, dict) else {}
+    return (header.get("__metadata__") or {}) if isinstance(header, dict) else {}
 
 
 def _build(config: dict, tensors: dict[str, torch.Tensor]) -> Checkpointable:

@@ -83,10 +83,11 @@ class RemoteComponent(Component):
         retries: failed attempts retried before :class:`compgen.EvaluationError` is raised.
     """
 
-    def __init__(self, actor, timeout: float | None = 60.0, retries: int = 3):
+    def __init__(self, actor, timeout: float | None = 60.0, retries: int = 3, source=None):
         if retries < 0 or (timeout is not None and timeout <= 0):
             raise ValueError(f"retries must be >= 0 and timeout positive or None, got {retries}, {timeout}")
-        self.actor, self.timeout, self.retries = actor, timeout, retries
+        # source: the checkpoint's object ref, held so that a restarted worker can reload it
+        self.actor, self.timeout, self.retries, self.source = actor, timeout, retries, source
         info = self._get(actor.describe.remote(), "describe")
         self.name = info["name"]
         self.dim, self.has_energy, self.exact = info["dim"], info["has_energy"], info["exact"]
@@ -183,11 +184,9 @@ def remote(model: Component | bytes | str | os.PathLike, *, num_cpus: float = 1,
     options = {"num_cpus": num_cpus, "max_restarts": max_restarts, "max_task_retries": 0}
     if name is not None:
         options |= {"name": name, "namespace": NAMESPACE, "lifetime": "detached" if detached else None}
-    source_ref = ray.put(source)  # held by the component, so a restarted worker can reload it
+    source_ref = ray.put(source)
     actor = ray.remote(ComponentServer).options(**options).remote(source_ref, max(1, int(num_cpus)))
-    component = RemoteComponent(actor, timeout=timeout, retries=retries)
-    component.source = source_ref
-    return component
+    return RemoteComponent(actor, timeout=timeout, retries=retries, source=source_ref)
 
 
 def remote_ref(name: str, *, timeout: float | None = 60.0, retries: int = 3) -> RemoteComponent:

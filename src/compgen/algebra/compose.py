@@ -61,8 +61,7 @@ class Product(Composition):
         return _total(c.energy(x, t, **with_condition(cond)) for c in self._terms)
 
     def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
-        pending = [c.submit(x, t, cond) for c in self._terms]  # remote factors run concurrently
-        return _total(p()[1] for p in pending)
+        return self.submit(x, t, cond)()[1]  # remote factors run concurrently
 
     def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
                          ) -> tuple[Tensor | None, Tensor]:
