@@ -153,3 +153,14 @@ def test_the_remote_benchmark_runs_at_smoke_size(cluster, tmp_path):
     assert [r["factors"] for r in result["rows"]] == [1, 2, 4, 1, 2, 4]
     assert all(r["remote_seconds"] > 0 and r["local_seconds"] > 0 for r in result["rows"])
     assert (tmp_path / "remote.png").is_file() and "| 2D energy MLP | 64 | 4 |" in result["table"]
+
+
+@pytest.mark.slow  # ~35 s: three annealed samplings of 2000 chains
+def test_the_silos_benchmark_runs_at_smoke_size(cluster, tmp_path):
+    from compgen.tasks.remote.silos import METHODS, run_silos
+
+    result = run_silos(tmp_path, tasks=("product",), seeds=1, steps=20, rounds=4, progress=False)
+    summary = result["tasks"]["product"]["summary"]
+    assert set(summary) == set(METHODS)
+    assert all(s["w2_over_floor"]["mean"] > 0 for s in summary.values())
+    assert (tmp_path / "silos.png").is_file() and "| bars_h & bars_v | FedAvg conditional" in result["table"]

@@ -36,6 +36,10 @@ SIZES = {
     "image": (["--n", "1", "--set", "levels=3"], r"of 1 show exactly the requested objects", False),
     "tapestry": (["--n", "1", "--set", "levels=3"], r"of 1 canvases right in every window", False),
     "train-images": (["--steps", "2", "--scenes", "16"], r"wrote data/image_models/scenes_sentences", False),
+    "particles-data": (["--n", "20"], r"wrote outputs/particles/springs\.npz: states \(20, 69, 5, 4\)",
+                       False),
+    "train-relations": (["--seconds", "1", "--train-sims", "30"], r"wrote data/particle_models/springs",
+                        False),
     "bench fidelity": (["--n", "50", "--seeds", "1", "--analytic-seeds", "1"], r"\| product \|", True),
     "bench data-efficiency": (["--tasks", "product", "--seeds", "1", "--steps", "20"], r"\| product \|",
                               True),
@@ -62,6 +66,8 @@ ELSEWHERE = {
     "ray stop": "tests/test_distributed.py (the cluster stops with the test module)",
     "serve": "tests/test_distributed.py::test_compgen_serve_names_a_component_other_processes_find",
     "bench remote": "tests/test_distributed.py::test_the_remote_benchmark_runs_at_smoke_size",
+    "bench relations": "tests/test_particles.py::test_the_relations_benchmark_runs_at_smoke_size",
+    "bench silos": "tests/test_distributed.py::test_the_silos_benchmark_runs_at_smoke_size",
     "bench images": "tests/test_images.py (the benchmark's parts) and its JSON in benchmarks/results",
 }
 

@@ -30,7 +30,7 @@ _EXPORTS = {
     **dict.fromkeys(["RemoteComponent", "remote", "remote_ref"], "compgen.distributed"),
     **dict.fromkeys(["NonFiniteError", "SampleResult", "sample"], "compgen.samplers"),
     **dict.fromkeys(["DEFAULT_SCHEDULE", "VPSchedule"], "compgen.schedule"),
-    "train": "compgen.training",
+    **dict.fromkeys(["train", "train_federated"], "compgen.training"),
     "data": "compgen.data", "metrics": "compgen.metrics", "samplers": "compgen.samplers",
 }
 __all__ = sorted(_EXPORTS)
@@ -87,4 +87,4 @@ if TYPE_CHECKING:  # what static tools and IDEs see: the same names, imported ea
     )
     from compgen.samplers import NonFiniteError, SampleResult, sample  # noqa: F401
     from compgen.schedule import DEFAULT_SCHEDULE, VPSchedule  # noqa: F401
-    from compgen.training import train  # noqa: F401
+    from compgen.training import train, train_federated  # noqa: F401

@@ -26,12 +26,17 @@ class FactorGraph(Composition):
             ``condition`` (passed as ``cond=`` per factor) or None for an unconditional model,
             raised to the power ``weight`` (default 1; a negative weight divides by the factor).
         name: shown by ``repr``.
+        per_chain_conditions: each factor's condition holds one condition per chain ((B,)
+            labels or (B, ...) vectors for B chains), e.g. one per system of a batch whose
+            factors were inferred from data, rather than one shared by all chains.
     """
 
-    def __init__(self, dim: int, factors: Sequence[tuple], name: str = "factor_graph"):
+    def __init__(self, dim: int, factors: Sequence[tuple], name: str = "factor_graph",
+                 per_chain_conditions: bool = False):
         if not factors:
             raise ValueError("FactorGraph needs at least one factor")
         self._dim, self.name, self.factors = dim, name, list(factors)
+        self.per_chain_conditions = per_chain_conditions
         groups: dict[int, tuple[Component, list, list]] = {}
         for i, factor in enumerate(factors):
             if len(factor) not in (3, 4):
@@ -71,7 +76,8 @@ class FactorGraph(Composition):
 
     def extended(self, factors: Sequence[tuple], name: str | None = None) -> FactorGraph:
         """This graph times more factors (same format), e.g. a task's start and goal."""
-        return FactorGraph(self.dim, self.factors + list(factors), name=name or self.name)
+        return FactorGraph(self.dim, self.factors + list(factors), name=name or self.name,
+                           per_chain_conditions=self.per_chain_conditions)
 
     @property
     def num_factors(self) -> int:
@@ -86,8 +92,13 @@ class FactorGraph(Composition):
         z = x.repeat_interleave(f, dim=0) if self._reads_all[id(idx)] else x[:, idx].reshape(b * f, k)
         if isinstance(t, Tensor) and t.dim() == 1:  # one level per chain
             t = t.repeat_interleave(f)
-        kwargs = {} if cond is None else {"cond": cond.repeat(b, *[1] * (cond.dim() - 1))}
-        return z, t, kwargs
+        if cond is None:
+            return z, t, {}
+        if not self.per_chain_conditions:
+            return z, t, {"cond": cond.repeat(b, *[1] * (cond.dim() - 1))}
+        if cond.shape[1] != b:  # stacked (F, B, ...): factor j's condition of chain c at row c * F + j
+            raise ValueError(f"{self.name}: per-chain conditions are for {cond.shape[1]} chains, x has {b}")
+        return z, t, {"cond": cond.transpose(0, 1).reshape(b * f, *cond.shape[2:])}
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
         self._check_x(x)

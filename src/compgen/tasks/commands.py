@@ -164,7 +164,8 @@ def save_with_record(model, out: Path, args: argparse.Namespace, seconds: float,
 
     save(model, out)
     record = {"command": command_line(args),
-              "samples": getattr(args, "samples", None), "steps": args.steps, "seed": args.seed,
+              "samples": getattr(args, "samples", None), "steps": getattr(args, "steps", None),
+              "seed": args.seed,
               "hidden": getattr(args, "hidden", None), **fields,
               "cpu_seconds": round(seconds, 1),
               "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}

@@ -23,6 +23,9 @@ def register(cli: TaskCommands) -> None:
     cli.benchmark("remote", remote_bench, remote_flags,
                   help="time per evaluation of 1 / 2 / 4 remote factors vs local ones: 2D MLP energies "
                        "and the image U-Net (~3 min)")
+    cli.benchmark("silos", silos_bench, silos_flags,
+                  help="data silos: site models composed on Ray workers vs one model trained by federated "
+                       "averaging, exact W2 / LL on 2D products (~30 min)")
 
 
 def serve_flags(p: argparse.ArgumentParser) -> None:
@@ -58,3 +61,25 @@ def remote_bench(args: argparse.Namespace) -> dict:
 
     return run_remote_benchmark(Path(args.out), chains=args.chains, calls=args.calls, smoke=args.smoke,
                                 progress=not args.quiet)
+
+
+def silos_flags(p: argparse.ArgumentParser) -> None:
+    from compgen.tasks.remote.silos import SITES
+
+    p.add_argument("--tasks", nargs="+", default=list(SITES), choices=list(SITES), help="2D products to run")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=5000, help="gradient steps per site, for every method")
+    p.add_argument("--rounds", type=int, default=500,
+                   help="FedAvg rounds (steps must be a multiple); few local steps between averages "
+                        "keep the sites from drifting apart")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
+
+
+def silos_bench(args: argparse.Namespace) -> dict:
+    from compgen.tasks.remote.silos import run_silos
+
+    if args.smoke:
+        return run_silos(Path(args.out), tasks=tuple(args.tasks[:1]), seeds=1, steps=100, rounds=5,
+                         progress=not args.quiet)
+    return run_silos(Path(args.out), tasks=tuple(args.tasks), seeds=args.seeds, steps=args.steps,
+                     rounds=args.rounds, progress=not args.quiet)

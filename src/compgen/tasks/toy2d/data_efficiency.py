@@ -40,7 +40,9 @@ def _fit(data: torch.Tensor, name: str, steps: int, seed: int) -> EnergyDiffusio
                  batch_size=256)  # the batch the recorded results used
 
 
-def _score(x: torch.Tensor, ref, floor: float, seed: int) -> dict:
+def score_samples(x: torch.Tensor, ref, floor: float, seed: int) -> dict:
+    """W2 of (N, 2) samples ``x`` to exact samples of the grid density ``ref``, over ``floor``
+    (the noise floor at EVAL_N), and their exact log-likelihood under ``ref``."""
     exact = ref.sample(EVAL_N, torch.Generator().manual_seed(5000 + seed))
     return {"w2_over_floor": w2(x, exact) / floor, "exact_ll": log_likelihood(x, ref)}
 
@@ -55,7 +57,8 @@ def run_one(task: str, size: int, seed: int, steps: int, ref, floor: float) -> d
     x_mono = sample(mono, EVAL_N, "reverse", generator=sample_gen).x
     sampler, settings = COMPOSED_SAMPLER
     x_comp = sample(parse(expression, parts), EVAL_N, sampler, generator=sample_gen, **settings).x
-    return {"monolithic": _score(x_mono, ref, floor, seed), "composed": _score(x_comp, ref, floor, seed)}
+    return {"monolithic": score_samples(x_mono, ref, floor, seed),
+            "composed": score_samples(x_comp, ref, floor, seed)}
 
 
 def run_data_efficiency(out: Path, tasks: tuple[str, ...] = tuple(TASKS), sizes: tuple[int, ...] = SIZES,

@@ -1,0 +1,238 @@
+"""``compgen bench relations``: relational potentials against constant velocity and a monolithic
+predictor trained for the same wall time, then what the factorization allows at test time.
+
+Measured on held-out simulations (scaled units, positions and velocities in about [-1, 1]):
+- forecast MSE at steps 1 / 10 / 20;
+- relation recovery: each directed edge's most probable type against its true relation, under
+  the best matching of types to relations;
+- swap: pair (i, j)'s two edge latents taken from another system B whose relation differs,
+  compared with a re-simulation of A from its last observed frame with B's relation for (i, j);
+- avoid: a disc to keep out of (around particle 0's true position at forecast step 10) added
+  as an analytic factor on every particle's positions; points inside it, and the other
+  particles' error outside it;
+- more particles: systems of 6-8 balls, forecast by adding edge factors (the monolithic
+  predictor has a fixed input size, so it has no answer there).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from compgen.algebra.component import Component
+from compgen.checkpoint import save
+from compgen.tasks.particles.models import (
+    MonolithicPredictor,
+    RelationalPotentials,
+    constant_velocity,
+    scale,
+)
+from compgen.tasks.particles.simulate import FRAMES_OBSERVED, FRAMES_PREDICTED, simulate
+from compgen.tasks.particles.training import TEST_SEED, Split, fit_forecaster, forecast, split
+from compgen.tasks.results import finish, machine
+
+STEPS = (1, 10, 20)
+RELATIONAL = {"hidden": 128, "descent_steps": 5}  # the size trained here: about 7 steps/s on one thread
+
+
+def mse_at(pred: Tensor, future: Tensor) -> dict[str, float]:
+    """MSE over particles and the 4 state values at forecast steps 1, 10, 20."""
+    return {f"step_{s}": ((pred[:, s - 1] - future[:, s - 1]) ** 2).mean().item() for s in STEPS}
+
+
+def relation_accuracy(latents: Tensor, relations: Tensor) -> float:
+    """Accuracy of each directed edge's most probable type against its true relation, under the
+    best matching of types to relations (Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+
+    p = relations.shape[1]
+    off = ~torch.eye(p, dtype=torch.bool)
+    types = latents[:, off].argmax(-1).reshape(-1)
+    truth = torch.unique(relations[:, off], return_inverse=True)[1].reshape(-1)
+    counts = torch.zeros(latents.shape[-1], int(truth.max()) + 1)
+    counts.index_put_((types, truth), torch.ones(len(types)), accumulate=True)
+    rows, cols = linear_sum_assignment(-counts.numpy())
+    return float(counts[rows, cols].sum() / len(types))
+
+
+class AvoidDisc(Component):
+    """``strength * relu(radius - |p - centre|)^2`` over one 2D position, a centre per chain (the
+    condition, (B, 2)): an analytic factor keeping a forecast out of a disc."""
+
+    batches_conditions = True
+    dim = 2
+
+    def __init__(self, radius: float, strength: float):
+        self.radius, self.strength = radius, strength
+
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Tensor | None = None) -> Tensor:
+        inside = (self.radius - (x - cond).norm(dim=-1)).clamp(min=0)
+        return self.strength * inside ** 2
+
+    def __repr__(self) -> str:
+        return f"avoid_disc(r={self.radius})"
+
+
+def swap_test(model: RelationalPotentials, test: Split, speed: float, kind: str, n: int = 200) -> dict:
+    """Give pair (i, j) of system A the latents of a system B whose relation there differs."""
+    rng = np.random.default_rng(0)
+    rel = test.relations
+    a_idx, b_idx, pairs = [], [], []
+    while len(a_idx) < n:
+        a, b = rng.integers(len(rel), size=2)
+        i, j = sorted(rng.choice(rel.shape[1], 2, replace=False))
+        if rel[a, i, j] != rel[b, i, j]:
+            a_idx.append(a), b_idx.append(b), pairs.append((i, j))
+    a_idx, b_idx = torch.tensor(a_idx), torch.tensor(b_idx)
+    obs_a = test.observed[a_idx]
+    with torch.no_grad():
+        z_a, z_b = model.latents(obs_a), model.latents(test.observed[b_idx])
+    swapped = z_a.clone()
+    for k, (i, j) in enumerate(pairs):
+        swapped[k, i, j], swapped[k, j, i] = z_b[k, i, j], z_b[k, j, i]
+    pred = model.forecast(obs_a, model.composition(obs_a, model.edge_factors(obs_a, swapped)))
+    relations = rel[a_idx].clone().numpy()
+    for k, (i, j) in enumerate(pairs):
+        relations[k, i, j] = relations[k, j, i] = rel[b_idx[k], i, j]
+    resim = simulate(kind, n, particles=rel.shape[1], frames=FRAMES_PREDICTED + 1, relations=relations,
+                     initial=test.states[a_idx, FRAMES_OBSERVED - 1].numpy())
+    truth_swapped = scale(torch.from_numpy(resim.states[:, 1:]), speed)
+    truth_unswapped = test.future[a_idx]
+
+    def err(target: Tensor) -> float:  # the two particles whose relation changed, positions
+        rows = torch.arange(n)
+        ij = torch.tensor(pairs)
+        d = [(pred[rows, :, ij[:, c], :2] - target[rows, :, ij[:, c], :2]) ** 2 for c in (0, 1)]
+        return torch.stack(d).mean().item()
+
+    to_swapped, to_unswapped = err(truth_swapped), err(truth_unswapped)
+    return {"systems": n, "mse_to_swapped_truth": to_swapped, "mse_to_unswapped_truth": to_unswapped,
+            "ratio": to_swapped / to_unswapped}
+
+
+def avoid_test(model: RelationalPotentials, test: Split, n: int = 500, radius: float = 0.05) -> dict:
+    """A disc around particle 0's true position at step 10 (radius 0.05 scaled: a quarter of a
+    length unit), kept out of by an added factor. Particle 0 has to go around it; the error
+    "elsewhere" is that of the other particles at points the truth has outside the disc."""
+    obs, fut = test.observed[:n], test.future[:n]
+    p, frames = obs.shape[2], model.frames
+    centre = fut[:, 9, 0, :2]
+    # strength so that one descent step of the disc alone moves a point inside to its edge
+    disc = AvoidDisc(radius, strength=0.5 / model.log_step.exp().item())
+    discs = [(disc, [(q * frames + f) * 4, (q * frames + f) * 4 + 1], centre)
+             for q in range(p) for f in range(frames)]
+    plain = model.forecast(obs)
+    graph = model.composition(obs).extended(discs, name="edge_potentials & avoid")
+    avoided = model.forecast(obs, graph)
+
+    def inside(traj: Tensor) -> Tensor:  # (n, T, P) points within the disc
+        return (traj[..., :2] - centre[:, None, None]).norm(dim=-1) < radius
+
+    outside_truth = ~inside(fut)
+    outside_truth[:, :, 0] = False
+
+    def err_elsewhere(pred: Tensor) -> float:  # position error at points the truth has outside
+        return (((pred[..., :2] - fut[..., :2]) ** 2).sum(-1) * outside_truth).sum().item() \
+            / (2 * outside_truth.sum().item())
+
+    return {"systems": n, "radius": radius, "share_inside_truth": inside(fut).float().mean().item(),
+            "share_inside_unconstrained": inside(plain).float().mean().item(),
+            "share_inside_avoid": inside(avoided).float().mean().item(),
+            "mse_elsewhere_unconstrained": err_elsewhere(plain),
+            "mse_elsewhere_avoid": err_elsewhere(avoided),
+            "error_ratio": err_elsewhere(avoided) / err_elsewhere(plain)}
+
+
+def more_particles(model: RelationalPotentials, kind: str, speed: float, n: int = 300) -> dict:
+    rows = {}
+    for p in (5, 6, 7, 8):
+        test, _ = split(kind, n, TEST_SEED + p, speed, particles=p)
+        rows[str(p)] = {"relational": mse_at(forecast(model, test.observed), test.future)["step_20"],
+                        "constant_velocity": mse_at(constant_velocity(test.observed, FRAMES_PREDICTED, speed),
+                                                    test.future)["step_20"]}
+    return rows
+
+
+def run_relations(out: Path, kind: str = "springs", train_sims: int = 10_000, test_sims: int = 1000,
+                  seconds: float = 900.0, seed: int = 0, progress: bool = True) -> dict:
+    """Train both forecasters for ``seconds`` each on ``train_sims`` simulations; evaluate;
+    writes relations_{kind}.{json,md,png}."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    train, speed = split(kind, train_sims, seed)
+    test, _ = split(kind, test_sims, TEST_SEED, speed)
+    relational = RelationalPotentials(speed=speed, **RELATIONAL)
+    monolithic = MonolithicPredictor(speed=speed)
+    training = {"relational": fit_forecaster(relational, train, seconds, seed=seed, progress=progress),
+                "monolithic": fit_forecaster(monolithic, train, seconds, seed=seed, progress=progress)}
+    preds = {"constant_velocity": constant_velocity(test.observed, FRAMES_PREDICTED, speed),
+             "relational": forecast(relational, test.observed),
+             "monolithic": forecast(monolithic, test.observed)}
+    with torch.no_grad():
+        latents = torch.cat([relational.latents(test.observed[i:i + 256]) for i in range(0, test_sims, 256)])
+    result = {"machine": machine(), "kind": kind, "train_simulations": train_sims,
+              "test_simulations": test_sims,
+              "frames_observed": FRAMES_OBSERVED, "frames_predicted": FRAMES_PREDICTED, "speed_scale": speed,
+              "train_seconds_each": seconds, "training": training,
+              "forecast_mse": {m: mse_at(p, test.future) for m, p in preds.items()},
+              "relation_accuracy": relation_accuracy(latents, test.relations),
+              "swap": swap_test(relational, test, speed, kind),
+              "avoid": avoid_test(relational, test),
+              "more_particles_step_20": more_particles(relational, kind, speed)}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    finish(out, f"relations_{kind}", result, format_table(result), None)
+    save(relational, out / f"relations_{kind}.safetensors")  # the model these numbers are of
+    plot(test, preds, out / f"relations_{kind}.png", kind)
+    return result
+
+
+def format_table(r: dict) -> str:
+    lines = [f"{r['kind']}: {r['train_simulations']} training simulations, each model trained "
+             f"{r['train_seconds_each']:.0f} s (relational {r['training']['relational']['steps']} steps, "
+             f"monolithic {r['training']['monolithic']['steps']}); {r['test_simulations']} test simulations",
+             "",
+             "| forecaster | MSE step 1 | MSE step 10 | MSE step 20 |", "|---|---|---|---|"]
+    for m, v in r["forecast_mse"].items():
+        lines.append(f"| {m} | " + " | ".join(f"{v[f'step_{s}']:.2e}" for s in STEPS) + " |")
+    s, a = r["swap"], r["avoid"]
+    lines += ["", f"relation recovery (most probable edge type): {r['relation_accuracy']:.3f}",
+              f"swap: MSE to swapped truth {s['mse_to_swapped_truth']:.2e}, to unswapped "
+              f"{s['mse_to_unswapped_truth']:.2e} (ratio {s['ratio']:.2f})",
+              f"avoid: points inside {100 * a['share_inside_avoid']:.2f}% (unconstrained "
+              f"{100 * a['share_inside_unconstrained']:.2f}%, truth {100 * a['share_inside_truth']:.2f}%); "
+              f"error elsewhere x{a['error_ratio']:.2f}",
+              "more particles, MSE at step 20 (relational / constant velocity): " + ", ".join(
+                  f"{p}: {v['relational']:.2e} / {v['constant_velocity']:.2e}"
+                  for p, v in r["more_particles_step_20"].items())]
+    return "\n".join(lines)
+
+
+def plot(test: Split, preds: dict[str, Tensor], path: Path, kind: str, systems: int = 3) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = len(preds) + 1
+    fig, axes = plt.subplots(systems, cols, figsize=(3 * cols, 3 * systems), squeeze=False)
+    for s in range(systems):
+        for c, (name, traj) in enumerate([("truth", test.future), *preds.items()]):
+            ax = axes[s, c]
+            for q in range(test.observed.shape[2]):
+                o = test.observed[s, :, q, :2].numpy()
+                ax.plot(o[:, 0], o[:, 1], color=f"C{q}", alpha=0.3, lw=1)
+                f = traj[s, :, q, :2].numpy()
+                ax.plot(f[:, 0], f[:, 1], color=f"C{q}", lw=1.5)
+            rel = test.relations[s].numpy()
+            what = "springs" if kind == "springs" else "repel"
+            pairs = int((rel > 0).sum() // 2)
+            ax.set_title(name + (f"\n{pairs} of {rel.shape[0] * (rel.shape[0] - 1) // 2} pairs {what}"
+                                 if c == 0 else ""), fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([]), ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

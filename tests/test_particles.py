@@ -1,0 +1,107 @@
+"""Interacting particles: the simulator's physics, factor graphs with per-chain conditions, the
+relational potentials' composition, and the benchmark at smoke size."""
+
+import numpy as np
+import pytest
+import torch
+
+import compgen as cg
+from compgen.tasks.particles.bench import AvoidDisc, run_relations
+from compgen.tasks.particles.models import RelationalPotentials, constant_velocity, from_x, scale, to_x
+from compgen.tasks.particles.simulate import BOX, simulate
+
+
+def test_particles_without_relations_move_in_straight_lines_until_a_wall():
+    sims = simulate("springs", 200, frames=10, relations=np.zeros((200, 5, 5)), seed=1)
+    s = sims.states.astype(np.float64)
+    straight = s[:, 0, :, :2] + 9 * 0.1 * s[:, 0, :, 2:]  # 9 frames of 0.1 time units
+    free = (np.abs(s[:, :, :, :2]) < BOX - 0.2).all(axis=(1, 2, 3))  # never near a wall
+    assert free.sum() > 150
+    np.testing.assert_allclose(s[free, -1, :, :2], straight[free], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["springs", "charged"])
+def test_internal_forces_conserve_momentum_and_relations_are_symmetric(kind):
+    sims = simulate(kind, 300, frames=15, seed=2)
+    r = sims.relations
+    assert np.array_equal(r, r.transpose(0, 2, 1)) and (np.diagonal(r, axis1=1, axis2=2) == 0).all()
+    assert set(np.unique(r)) <= ({0.0, 1.0} if kind == "springs" else {-1.0, 0.0, 1.0})
+    free = (np.abs(sims.states[..., :2]) < BOX - 0.2).all(axis=(1, 2, 3))
+    momentum = sims.states[free][..., 2:].sum(2)  # (n, T, 2), equal masses
+    # charged: forces are clipped per particle at close approach, which breaks the symmetry there
+    tol = 1e-4 if kind == "springs" else 5e-2
+    assert np.abs(momentum - momentum[:, :1]).max(axis=(1, 2)).mean() < tol
+
+
+def test_a_factor_graph_takes_one_condition_per_chain():
+    class Linear(cg.Component):
+        dim, batches_conditions = 2, True
+
+        def energy(self, x, t=0.0, cond=None):
+            return (x * cond).sum(-1)
+
+    b = 3
+    x = torch.randn(b, 4)
+    c1, c2 = torch.randn(b, 2), torch.randn(b, 2)
+    m = Linear()
+    g = cg.FactorGraph(4, [(m, [0, 1], c1), (m, [2, 3], c2)], per_chain_conditions=True)
+    want = (x[:, :2] * c1).sum(-1) + (x[:, 2:] * c2).sum(-1)
+    torch.testing.assert_close(g.energy(x), want)
+    _, score = g.energy_and_score(x)
+    torch.testing.assert_close(score, -torch.cat([c1, c2], -1))
+    with pytest.raises(ValueError, match="per-chain conditions are for 3 chains, x has 2"):
+        g.energy(x[:2])
+
+
+def test_relational_energy_is_the_sum_of_its_edge_factors_and_factors_can_be_changed():
+    torch.manual_seed(0)
+    model = RelationalPotentials(observed=6, frames=4, hidden=16, descent_steps=2).eval()
+    sims = simulate("springs", 8, frames=10, seed=3)
+    x = scale(torch.from_numpy(sims.states), 1.0)
+    obs, fut = x[:, :6], x[:, 6:]
+    graph = model.composition(obs)
+    assert graph.num_factors == 20
+    z = to_x(fut)
+    by_hand = sum(model.edge.energy(z[:, idx], cond=c) for _, idx, c in model.edge_factors(obs))
+    torch.testing.assert_close(graph.energy(z), by_hand)
+    assert torch.equal(from_x(z, 4, 5), fut)
+    # one edge fewer: the energy loses exactly that edge's term
+    fewer = model.composition(obs, model.edge_factors(obs, pairs=[(i, j) for i in range(5) for j in range(5)
+                                                                  if i != j and (i, j) != (0, 1)]))
+    _, idx, c = model.edge_factors(obs, pairs=[(0, 1)])[0]
+    torch.testing.assert_close(fewer.energy(z), graph.energy(z) - model.edge.energy(z[:, idx], cond=c))
+    # an analytic factor descends with the rest; alone, one step of it moves a point inside the
+    # disc onto its edge (its strength is set for that)
+    centre = fut[:, 0, 0, :2]
+    disc = AvoidDisc(radius=0.05, strength=0.5 / model.log_step.exp().item())
+    discs = [(disc, [f * 4, f * 4 + 1], centre) for f in range(4)]
+    alone = model.forecast(obs, cg.FactorGraph(graph.dim, discs, per_chain_conditions=True))
+    assert ((alone[:, :, 0, :2] - centre[:, None]).norm(dim=-1) >= 0.05 - 1e-5).all()
+
+    def inside(f):
+        return ((f[:, :, 0, :2] - centre[:, None]).norm(dim=-1) < 0.05).sum()
+
+    assert inside(model.forecast(obs, graph.extended(discs))) < inside(model.forecast(obs))
+    cv = constant_velocity(obs, 4, 1.0)
+    assert cv.shape == fut.shape and torch.equal(cv[..., 2:], obs[:, -1:, :, 2:].expand_as(cv[..., 2:]))
+
+
+def test_the_relations_benchmark_runs_at_smoke_size(tmp_path):
+    result = run_relations(tmp_path, "springs", train_sims=100, test_sims=40, seconds=2, progress=False)
+    assert set(result["forecast_mse"]) == {"constant_velocity", "relational", "monolithic"}
+    assert result["training"]["relational"]["steps"] > 0 and 0.5 <= result["relation_accuracy"] <= 1
+    assert set(result["more_particles_step_20"]) == {"5", "6", "7", "8"}
+    assert (tmp_path / "relations_springs.png").is_file() and "relation recovery" in result["table"]
+
+
+def test_relation_accuracy_matches_types_to_relations_whatever_their_order():
+    from compgen.tasks.particles.bench import relation_accuracy
+
+    rel = torch.from_numpy(simulate("springs", 50, frames=1, seed=4).relations)
+    onehot = torch.nn.functional.one_hot((rel > 0).long(), 2).float()
+    assert relation_accuracy(onehot, rel) == 1.0
+    assert relation_accuracy(onehot.flip(-1), rel) == 1.0  # type 0 may mean "spring"
+    off = ~torch.eye(5, dtype=torch.bool)
+    wrong = onehot.clone()
+    wrong[:10, 0, 1] = wrong[:10, 0, 1].flip(-1)  # 10 of the 50 * 20 directed edges mislabeled
+    assert relation_accuracy(wrong, rel) == pytest.approx(1 - 10 / (50 * off.sum().item()))
