@@ -61,11 +61,15 @@ def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch
     gen = torch.Generator().manual_seed(seed)
     data = data.float()
 
-    def loss() -> Tensor:
-        idx = torch.randint(len(data), (min(batch_size, len(data)),), generator=gen)
-        return dsm_loss(model, data[idx], None if labels is None else labels[idx], gen)
+    return fit(model, lambda: _batch_loss(model, data, labels, batch_size, gen), steps, lr, progress, "loss",
+               ema_decay, callback)
 
-    return fit(model, loss, steps, lr, progress, "loss", ema_decay, callback)
+
+def _batch_loss(model: DiffusionNetwork, data: Tensor, labels: Tensor | None, batch_size: int,
+                gen: torch.Generator) -> Tensor:
+    """The denoising loss on a batch drawn from ``data`` (with replacement)."""
+    idx = torch.randint(len(data), (min(batch_size, len(data)),), generator=gen)
+    return dsm_loss(model, data[idx], None if labels is None else labels[idx], gen)
 
 
 def train_federated(model: DiffusionNetwork, sites: Sequence[tuple[Tensor, Tensor | None]], rounds: int,
@@ -92,6 +96,7 @@ def train_federated(model: DiffusionNetwork, sites: Sequence[tuple[Tensor, Tenso
         raise ValueError("train_federated: sites is empty; it needs at least one (data, labels) pair")
     for data, labels in sites:
         _check_data(model, data, labels)
+    sites = [(data.float(), labels) for data, labels in sites]
     gen = torch.Generator().manual_seed(seed)
     local = [copy.deepcopy(model).train() for _ in sites]
     opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in local]
@@ -105,8 +110,7 @@ def train_federated(model: DiffusionNetwork, sites: Sequence[tuple[Tensor, Tenso
         for m, opt, sched, (data, labels) in zip(local, opts, scheds, sites, strict=True):
             m.load_state_dict(shared)
             for _ in range(local_steps):
-                idx = torch.randint(len(data), (min(batch_size, len(data)),), generator=gen)
-                value = dsm_loss(m, data[idx].float(), None if labels is None else labels[idx], gen)
+                value = _batch_loss(m, data, labels, batch_size, gen)
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()

@@ -165,6 +165,7 @@ def run_relations(out: Path, kind: str = "springs", train_sims: int = 10_000, te
     out.mkdir(parents=True, exist_ok=True)
     train, speed = split(kind, train_sims, seed)
     test, _ = split(kind, test_sims, TEST_SEED, speed)
+    torch.manual_seed(seed)  # the initial weights
     relational = RelationalPotentials(speed=speed, **RELATIONAL)
     monolithic = MonolithicPredictor(speed=speed)
     training = {"relational": fit_forecaster(relational, train, seconds, seed=seed, progress=progress),

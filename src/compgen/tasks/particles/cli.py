@@ -63,6 +63,8 @@ def train_flags(p: argparse.ArgumentParser) -> None:
 
 
 def train_relations(args: argparse.Namespace) -> None:
+    import torch
+
     from compgen.tasks.commands import save_with_record
     from compgen.tasks.particles.bench import RELATIONAL
     from compgen.tasks.particles.models import RelationalPotentials
@@ -71,6 +73,7 @@ def train_relations(args: argparse.Namespace) -> None:
     out = Path(args.out or f"data/particle_models/{args.kind}.safetensors")
     out.parent.mkdir(parents=True, exist_ok=True)
     train, speed = split(args.kind, args.train_sims, args.seed)
+    torch.manual_seed(args.seed)  # the initial weights
     model = RelationalPotentials(speed=speed, **RELATIONAL)
     report = fit_forecaster(model, train, args.seconds, seed=args.seed, progress=not args.quiet)
     save_with_record(model, out, args, report["seconds"], kind=args.kind, steps=report["steps"],

@@ -42,7 +42,10 @@ def split(kind: str, n: int, seed: int, speed: float | None = None, particles: i
 def fit_forecaster(model: RelationalPotentials | MonolithicPredictor, data: Split, seconds: float,
                    batch_size: int = 64, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> dict:
     """Adam on the forecast MSE (all future frames, scaled units) for ``seconds`` of wall time,
-    learning rate cosine-decayed over that time. Returns {"steps", "seconds", "loss"}."""
+    learning rate cosine-decayed over that time. Returns {"steps", "seconds", "loss"}.
+
+    The batches (and Gumbel noise) are seeded, but how many steps fit in the time depends on
+    the machine and its load: equal time is the comparison, not equal steps."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -51,6 +51,8 @@ SITE_SAMPLES, BATCH = 5000, 256  # as the shipped 2D models
 
 def run_one(task: str, seed: int, steps: int, rounds: int, ref, floor: float) -> tuple[dict, dict]:
     """One seed of one task: train all four, sample each; returns (scores, samples)."""
+    import ray
+
     factors = SITES[task]
     gen = torch.Generator().manual_seed(seed)
     data = [density(f).sample(SITE_SAMPLES, gen) for f in factors]
@@ -63,8 +65,6 @@ def run_one(task: str, seed: int, steps: int, rounds: int, ref, floor: float) ->
         samples["composed"] = sample(Product(workers), EVAL_N, "mala",
                                      generator=torch.Generator().manual_seed(seed)).x
     finally:
-        import ray
-
         for w in workers:
             ray.kill(w.actor)
     # FedAvg: the same data and the same gradient steps (steps per site), in rounds
