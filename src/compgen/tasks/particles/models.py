@@ -124,7 +124,7 @@ class RelationalPotentials(Checkpointable, nn.Module):
                      pairs: list[tuple[int, int]] | None = None) -> list[tuple]:
         """FactorGraph factors ``(edge, indices, condition)`` of the directed edges ``pairs``
         (default: all), conditioned on ``latents`` (default: the encoder's)."""
-        b, _, p, _ = observed.shape
+        p = observed.shape[2]
         z = self.latents(observed) if latents is None else latents
         last = observed[:, -1]  # (B, P, 4)
         block = self.frames * 4
@@ -142,19 +142,17 @@ class RelationalPotentials(Checkpointable, nn.Module):
                  create_graph: bool = False) -> Tensor:
         """(B, T_obs, P, 4) scaled -> (B, frames, P, 4): descent on ``graph`` (default: the
         system's composition) from the constant-velocity guess."""
-        b, _, p, _ = observed.shape
         graph = self.composition(observed) if graph is None else graph
         x = to_x(constant_velocity(observed, self.frames, self.speed))
         step = self.log_step.exp()
         with torch.enable_grad():
-            if not x.requires_grad:
-                x = x.requires_grad_(True)
+            x = x.requires_grad_(True)  # the guess carries no gradient of its own
             for _ in range(self.descent_steps):
                 (grad,) = torch.autograd.grad(graph.energy(x).sum(), x, create_graph=create_graph)
                 x = x - step * grad
                 if not create_graph:
                     x = x.detach().requires_grad_(True)
-        return from_x(x if create_graph else x.detach(), self.frames, p)
+        return from_x(x if create_graph else x.detach(), self.frames, observed.shape[2])
 
     def __repr__(self) -> str:
         return self.name
