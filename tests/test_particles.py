@@ -7,7 +7,7 @@ import torch
 
 import compgen as cg
 from compgen.tasks.particles.bench import AvoidDisc, run_relations
-from compgen.tasks.particles.models import RelationalPotentials, constant_velocity, from_x, scale, to_x
+from compgen.tasks.particles.models import RelationalPotentials, constant_velocity, scale
 from compgen.tasks.particles.simulate import BOX, simulate
 
 
@@ -53,37 +53,63 @@ def test_a_factor_graph_takes_one_condition_per_chain():
         g.energy(x[:2])
 
 
-def test_relational_energy_is_the_sum_of_its_edge_factors_and_factors_can_be_changed():
+def test_relational_energy_is_the_sum_of_its_factors_with_its_minimum_at_the_learned_dynamics():
     torch.manual_seed(0)
-    model = RelationalPotentials(observed=6, frames=4, hidden=16, descent_steps=2).eval()
+    model = RelationalPotentials(observed=6, frames=4, hidden=16, descent_steps=200).eval()
     sims = simulate("springs", 8, frames=10, seed=3)
     x = scale(torch.from_numpy(sims.states), 1.0)
-    obs, fut = x[:, :6], x[:, 6:]
+    obs = x[:, :6]
     graph = model.composition(obs)
-    assert graph.num_factors == 20
-    z = to_x(fut)
-    by_hand = sum(model.edge.energy(z[:, idx], cond=c) for _, idx, c in model.edge_factors(obs))
-    torch.testing.assert_close(graph.energy(z), by_hand)
-    assert torch.equal(from_x(z, 4, 5), fut)
+    assert graph.num_factors == 20 + 5
+    u = 0.1 * torch.randn(8, graph.dim)
+    by_hand = sum(m.energy(u[:, idx], cond=c) for m, idx, c in model.factors(obs))
+    torch.testing.assert_close(graph.energy(u), by_hand)
     # one edge fewer: the energy loses exactly that edge's term
-    fewer = model.composition(obs, model.edge_factors(obs, pairs=[(i, j) for i in range(5) for j in range(5)
-                                                                  if i != j and (i, j) != (0, 1)]))
-    _, idx, c = model.edge_factors(obs, pairs=[(0, 1)])[0]
-    torch.testing.assert_close(fewer.energy(z), graph.energy(z) - model.edge.energy(z[:, idx], cond=c))
-    # an analytic factor descends with the rest; alone, one step of it moves a point inside the
-    # disc onto its edge (its strength is set for that)
-    centre = fut[:, 0, 0, :2]
-    disc = AvoidDisc(radius=0.05, strength=0.5 / model.log_step.exp().item())
-    discs = [(disc, [f * 4, f * 4 + 1], centre) for f in range(4)]
-    alone = model.forecast(obs, cg.FactorGraph(graph.dim, discs, per_chain_conditions=True))
-    assert ((alone[:, :, 0, :2] - centre[:, None]).norm(dim=-1) >= 0.05 - 1e-5).all()
+    pairs = [(i, j) for i in range(5) for j in range(5) if i != j and (i, j) != (0, 1)]
+    fewer = model.composition(obs, model.factors(obs, pairs=pairs))
+    edge, idx, c = model.factors(obs, pairs=[(0, 1)])[0]
+    torch.testing.assert_close(fewer.energy(u), graph.energy(u) - edge.energy(u[:, idx], cond=c))
+    # the learned dynamics is where every factor's energy is 0, so plain descent from u = 0
+    # (constant velocity) converges to it
+    states, u_min = model.dynamics(obs)
+    assert graph.energy(u_min).abs().max() < 1e-10
+    torch.testing.assert_close(model.trajectory(obs, u_min), states)
+    cv = constant_velocity(obs, 4, 1.0)
+    torch.testing.assert_close(model.trajectory(obs, torch.zeros_like(u)), cv)
+    v = torch.zeros_like(u, requires_grad=True)
+    for _ in range(300):
+        (g,) = torch.autograd.grad(graph.energy(v).sum(), v)
+        v = (v - 0.5 * g).detach().requires_grad_(True)
+    torch.testing.assert_close(model.trajectory(obs, v.detach()), states, atol=1e-5, rtol=0)
+    # and the same without the edge (0, 1)
+    torch.testing.assert_close(model.forecast(obs, pairs=pairs), model.dynamics(obs, pairs=pairs)[0])
+    assert graph.energy(model.dynamics(obs, pairs=pairs)[1]).min() > 0
+
+    # an analytic factor on particle 0's trajectory: the forecast leaves the disc
+    centre = states[:, 2, 0, :2]
+    disc = AvoidDisc(4, radius=0.05, strength=1e3)
 
     def inside(f):
         return ((f[:, :, 0, :2] - centre[:, None]).norm(dim=-1) < 0.05).sum()
 
-    assert inside(model.forecast(obs, graph.extended(discs))) < inside(model.forecast(obs))
-    cv = constant_velocity(obs, 4, 1.0)
-    assert cv.shape == fut.shape and torch.equal(cv[..., 2:], obs[:, -1:, :, 2:].expand_as(cv[..., 2:]))
+    avoided = model.forecast(obs, extra=[model.trajectory_factor(obs, 0, disc, centre)])
+    assert inside(states) >= 8 and inside(avoided) < inside(states)
+    with pytest.raises(ValueError, match="expected a component over a 4-frame trajectory"):
+        model.trajectory_factor(obs, 0, AvoidDisc(5, 0.05, 1.0), centre)
+
+
+def test_teacher_forced_loss_is_zero_for_forces_that_explain_the_data():
+    """Free particles (no relations, away from walls) change velocity by 0 each frame: forces
+    fixed at 0 have zero loss, and their dynamics is constant velocity."""
+    model = RelationalPotentials(observed=6, frames=4, hidden=8)
+    for net in (model.edge_force, model.particle_force):
+        for param in net.parameters():
+            param.data.zero_()
+    start = np.tile(np.array([[0.0, 0.0, 0.1, 0.0]]), (4, 5, 1)) + np.arange(5)[None, :, None] * 0.1
+    sims = simulate("springs", 4, frames=10, seed=1, relations=np.zeros((4, 5, 5)), initial=start)
+    x = scale(torch.from_numpy(sims.states), 1.0)
+    assert model.loss(x[:, :6], x[:, 6:]).item() < 1e-12
+    torch.testing.assert_close(model.forecast(x[:, :6]), constant_velocity(x[:, :6], 4, 1.0))
 
 
 def test_the_relations_benchmark_runs_at_smoke_size(tmp_path):
@@ -105,3 +131,13 @@ def test_relation_accuracy_matches_types_to_relations_whatever_their_order():
     wrong = onehot.clone()
     wrong[:10, 0, 1] = wrong[:10, 0, 1].flip(-1)  # 10 of the 50 * 20 directed edges mislabeled
     assert relation_accuracy(wrong, rel) == pytest.approx(1 - 10 / (50 * off.sum().item()))
+
+
+def test_the_data_efficiency_benchmark_runs_at_smoke_size(tmp_path):
+    from compgen.tasks.particles.bench import run_data_efficiency
+
+    result = run_data_efficiency(tmp_path, sizes=(20, 40), seeds=(0, 1), seconds=0.5, test_sims=10,
+                                 progress=False)
+    assert set(result["mse_step_20"]["monolithic"]) == {"20", "40"}
+    assert len(result["mse_step_20"]["relational"]["40"]["runs"]) == 2
+    assert (tmp_path / "relations_data_springs.png").is_file()

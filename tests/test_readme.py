@@ -67,6 +67,7 @@ ELSEWHERE = {
     "serve": "tests/test_distributed.py::test_compgen_serve_names_a_component_other_processes_find",
     "bench remote": "tests/test_distributed.py::test_the_remote_benchmark_runs_at_smoke_size",
     "bench relations": "tests/test_particles.py::test_the_relations_benchmark_runs_at_smoke_size",
+    "bench relations-data": "tests/test_particles.py::test_the_data_efficiency_benchmark_runs_at_smoke_size",
     "bench silos": "tests/test_distributed.py::test_the_silos_benchmark_runs_at_smoke_size",
     "bench images": "tests/test_images.py (the benchmark's parts) and its JSON in benchmarks/results",
 }

@@ -36,7 +36,9 @@ from compgen.tasks.particles.training import TEST_SEED, Split, fit_forecaster, f
 from compgen.tasks.results import finish, machine
 
 STEPS = (1, 10, 20)
-RELATIONAL = {"hidden": 128, "descent_steps": 5}  # the size trained here: about 7 steps/s on one thread
+RELATIONAL = {"hidden": 64, "descent_steps": 100}  # about 20 training steps/s at batch 32 on one thread
+BATCH = 32
+AVOID_STRENGTHS = (10.0, 100.0, 1000.0)  # per unit squared depth (scaled units) per frame
 
 
 def mse_at(pred: Tensor, future: Tensor) -> dict[str, float]:
@@ -60,18 +62,18 @@ def relation_accuracy(latents: Tensor, relations: Tensor) -> float:
 
 
 class AvoidDisc(Component):
-    """``strength * relu(radius - |p - centre|)^2`` over one 2D position, a centre per chain (the
-    condition, (B, 2)): an analytic factor keeping a forecast out of a disc."""
+    """``strength * sum_t relu(radius - |p_t - centre|)^2`` over a (T, 4) trajectory (flattened),
+    a centre per chain (the condition, (B, 2)): an analytic factor keeping a forecast out of a disc."""
 
     batches_conditions = True
-    dim = 2
 
-    def __init__(self, radius: float, strength: float):
-        self.radius, self.strength = radius, strength
+    def __init__(self, frames: int, radius: float, strength: float):
+        self.dim, self.radius, self.strength = frames * 4, radius, strength
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Tensor | None = None) -> Tensor:
-        inside = (self.radius - (x - cond).norm(dim=-1)).clamp(min=0)
-        return self.strength * inside ** 2
+        positions = x.view(len(x), -1, 4)[..., :2]
+        inside = (self.radius - (positions - cond[:, None]).norm(dim=-1)).clamp(min=0)
+        return self.strength * (inside ** 2).sum(1)
 
     def __repr__(self) -> str:
         return f"avoid_disc(r={self.radius})"
@@ -94,7 +96,7 @@ def swap_test(model: RelationalPotentials, test: Split, speed: float, kind: str,
     swapped = z_a.clone()
     for k, (i, j) in enumerate(pairs):
         swapped[k, i, j], swapped[k, j, i] = z_b[k, i, j], z_b[k, j, i]
-    pred = model.forecast(obs_a, model.composition(obs_a, model.edge_factors(obs_a, swapped)))
+    pred = model.forecast(obs_a, latents=swapped)
     relations = rel[a_idx].clone().numpy()
     for k, (i, j) in enumerate(pairs):
         relations[k, i, j] = relations[k, j, i] = rel[b_idx[k], i, j]
@@ -114,20 +116,19 @@ def swap_test(model: RelationalPotentials, test: Split, speed: float, kind: str,
             "ratio": to_swapped / to_unswapped}
 
 
-def avoid_test(model: RelationalPotentials, test: Split, n: int = 500, radius: float = 0.05) -> dict:
+def avoid_test(model: RelationalPotentials, test: Split, n: int = 200, radius: float = 0.05,
+               strength: float = 100.0) -> dict:
     """A disc around particle 0's true position at step 10 (radius 0.05 scaled: a quarter of a
-    length unit), kept out of by an added factor. Particle 0 has to go around it; the error
-    "elsewhere" is that of the other particles at points the truth has outside the disc."""
+    length unit), kept out of by an added factor on every particle's trajectory. Particle 0 has
+    to go around it; the error "elsewhere" is that of the other particles at points the truth
+    has outside the disc."""
     obs, fut = test.observed[:n], test.future[:n]
-    p, frames = obs.shape[2], model.frames
     centre = fut[:, 9, 0, :2]
-    # strength so that one descent step of the disc alone moves a point inside to its edge
-    disc = AvoidDisc(radius, strength=0.5 / model.log_step.exp().item())
-    discs = [(disc, [(q * frames + f) * 4, (q * frames + f) * 4 + 1], centre)
-             for q in range(p) for f in range(frames)]
-    plain = model.forecast(obs)
-    graph = model.composition(obs).extended(discs, name="edge_potentials & avoid")
-    avoided = model.forecast(obs, graph)
+    disc = AvoidDisc(model.frames, radius, strength)
+    plain = forecast(model, obs)
+    with torch.no_grad():
+        avoided = model.forecast(obs, extra=[model.trajectory_factor(obs, q, disc, centre)
+                                             for q in range(obs.shape[2])])
 
     def inside(traj: Tensor) -> Tensor:  # (n, T, P) points within the disc
         return (traj[..., :2] - centre[:, None, None]).norm(dim=-1) < radius
@@ -139,7 +140,8 @@ def avoid_test(model: RelationalPotentials, test: Split, n: int = 500, radius: f
         return (((pred[..., :2] - fut[..., :2]) ** 2).sum(-1) * outside_truth).sum().item() \
             / (2 * outside_truth.sum().item())
 
-    return {"systems": n, "radius": radius, "share_inside_truth": inside(fut).float().mean().item(),
+    return {"systems": n, "radius": radius, "strength": strength,
+            "share_inside_truth": inside(fut).float().mean().item(),
             "share_inside_unconstrained": inside(plain).float().mean().item(),
             "share_inside_avoid": inside(avoided).float().mean().item(),
             "mse_elsewhere_unconstrained": err_elsewhere(plain),
@@ -168,7 +170,8 @@ def run_relations(out: Path, kind: str = "springs", train_sims: int = 10_000, te
     torch.manual_seed(seed)  # the initial weights
     relational = RelationalPotentials(speed=speed, **RELATIONAL)
     monolithic = MonolithicPredictor(speed=speed)
-    training = {"relational": fit_forecaster(relational, train, seconds, seed=seed, progress=progress),
+    training = {"relational": fit_forecaster(relational, train, seconds, batch_size=BATCH, seed=seed,
+                                             progress=progress),
                 "monolithic": fit_forecaster(monolithic, train, seconds, seed=seed, progress=progress)}
     preds = {"constant_velocity": constant_velocity(test.observed, FRAMES_PREDICTED, speed),
              "relational": forecast(relational, test.observed),
@@ -182,7 +185,7 @@ def run_relations(out: Path, kind: str = "springs", train_sims: int = 10_000, te
               "forecast_mse": {m: mse_at(p, test.future) for m, p in preds.items()},
               "relation_accuracy": relation_accuracy(latents, test.relations),
               "swap": swap_test(relational, test, speed, kind),
-              "avoid": avoid_test(relational, test),
+              "avoid": [avoid_test(relational, test, strength=k) for k in AVOID_STRENGTHS],
               "more_particles_step_20": more_particles(relational, kind, speed)}
     result["seconds"] = round(time.perf_counter() - started, 1)
     finish(out, f"relations_{kind}", result, format_table(result), None)
@@ -199,13 +202,14 @@ def format_table(r: dict) -> str:
              "| forecaster | MSE step 1 | MSE step 10 | MSE step 20 |", "|---|---|---|---|"]
     for m, v in r["forecast_mse"].items():
         lines.append(f"| {m} | " + " | ".join(f"{v[f'step_{s}']:.2e}" for s in STEPS) + " |")
-    s, a = r["swap"], r["avoid"]
+    s, a0 = r["swap"], r["avoid"][0]
     lines += ["", f"relation recovery (most probable edge type): {r['relation_accuracy']:.3f}",
               f"swap: MSE to swapped truth {s['mse_to_swapped_truth']:.2e}, to unswapped "
               f"{s['mse_to_unswapped_truth']:.2e} (ratio {s['ratio']:.2f})",
-              f"avoid: points inside {100 * a['share_inside_avoid']:.2f}% (unconstrained "
-              f"{100 * a['share_inside_unconstrained']:.2f}%, truth {100 * a['share_inside_truth']:.2f}%); "
-              f"error elsewhere x{a['error_ratio']:.2f}",
+              f"avoid (truth {100 * a0['share_inside_truth']:.2f}% of points inside, unconstrained "
+              f"forecast {100 * a0['share_inside_unconstrained']:.2f}%), by strength: " + ", ".join(
+                  f"{a['strength']:g}: {100 * a['share_inside_avoid']:.2f}% inside, error elsewhere "
+                  f"x{a['error_ratio']:.2f}" for a in r["avoid"]),
               "more particles, MSE at step 20 (relational / constant velocity): " + ", ".join(
                   f"{p}: {v['relational']:.2e} / {v['constant_velocity']:.2e}"
                   for p, v in r["more_particles_step_20"].items())]
@@ -234,6 +238,60 @@ def plot(test: Split, preds: dict[str, Tensor], path: Path, kind: str, systems: 
             ax.set_title(name + (f"\n{pairs} of {rel.shape[0] * (rel.shape[0] - 1) // 2} pairs {what}"
                                  if c == 0 else ""), fontsize=8)
             ax.set_xticks([]), ax.set_yticks([]), ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_data_efficiency(out: Path, kind: str = "springs", sizes: tuple[int, ...] = (300, 1000, 3000, 10_000),
+                        seeds: tuple[int, ...] = (0, 1, 2), seconds: float = 60.0, test_sims: int = 500,
+                        progress: bool = True) -> dict:
+    """Step-20 forecast MSE of both forecasters against the number of training simulations,
+    each trained ``seconds`` per (size, seed); writes relations_data_{kind}.{json,md,png}."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, list[float]]] = {"relational": {}, "monolithic": {}}
+    for size in sizes:
+        for seed in seeds:
+            train, speed = split(kind, size, seed)
+            test, _ = split(kind, test_sims, TEST_SEED, speed)
+            torch.manual_seed(seed)
+            models = {"relational": (RelationalPotentials(speed=speed, **RELATIONAL), BATCH),
+                      "monolithic": (MonolithicPredictor(speed=speed), 64)}
+            for name, (model, batch) in models.items():
+                fit_forecaster(model, train, seconds, batch_size=batch, seed=seed, progress=progress)
+                mse = mse_at(forecast(model, test.observed), test.future)["step_20"]
+                rows[name].setdefault(str(size), []).append(mse)
+    summary = {name: {size: {"mean": float(np.mean(v)), "std": float(np.std(v)), "runs": v}
+                      for size, v in by_size.items()} for name, by_size in rows.items()}
+    result = {"machine": machine(), "kind": kind, "train_seconds_each": seconds, "seeds": list(seeds),
+              "test_simulations": test_sims, "mse_step_20": summary,
+              "seconds": round(time.perf_counter() - started, 1)}
+    lines = [f"{kind}: forecast MSE at step 20 (mean ± std over {len(seeds)} seeds), each model trained "
+             f"{seconds:.0f} s per run", "",
+             "| training simulations | relational | monolithic |", "|---|---|---|"]
+    for size in map(str, sizes):
+        cells = [f"{summary[m][size]['mean']:.2e} ± {summary[m][size]['std']:.1e}"
+                 for m in ("relational", "monolithic")]
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return finish(out, f"relations_data_{kind}", result, "\n".join(lines), plot_data_efficiency)
+
+
+def plot_data_efficiency(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    for name, by_size in result["mse_step_20"].items():
+        sizes = [int(s) for s in by_size]
+        ax.errorbar(sizes, [v["mean"] for v in by_size.values()], [v["std"] for v in by_size.values()],
+                    marker="o", capsize=3, label=name)
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("training simulations"), ax.set_ylabel("MSE at forecast step 20")
+    ax.set_title(f"{result['kind']}, {result['train_seconds_each']:.0f} s of training per run", fontsize=9)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

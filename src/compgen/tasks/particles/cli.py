@@ -20,6 +20,9 @@ def register(cli: TaskCommands) -> None:
                   help="relational potentials vs constant velocity and a monolithic predictor at equal "
                        "training time; relation recovery, swap, avoid-region and 6-8 particles "
                        "(~2 x --seconds)")
+    cli.benchmark("relations-data", relations_data, relations_data_flags,
+                  help="data efficiency: step-20 forecast MSE of both forecasters against the number of "
+                       "training simulations, 3 seeds (~24 x --seconds)")
 
 
 def data_flags(p: argparse.ArgumentParser) -> None:
@@ -66,7 +69,7 @@ def train_relations(args: argparse.Namespace) -> None:
     import torch
 
     from compgen.tasks.commands import save_with_record
-    from compgen.tasks.particles.bench import RELATIONAL
+    from compgen.tasks.particles.bench import BATCH, RELATIONAL
     from compgen.tasks.particles.models import RelationalPotentials
     from compgen.tasks.particles.training import fit_forecaster, split
 
@@ -75,7 +78,8 @@ def train_relations(args: argparse.Namespace) -> None:
     train, speed = split(args.kind, args.train_sims, args.seed)
     torch.manual_seed(args.seed)  # the initial weights
     model = RelationalPotentials(speed=speed, **RELATIONAL)
-    report = fit_forecaster(model, train, args.seconds, seed=args.seed, progress=not args.quiet)
+    report = fit_forecaster(model, train, args.seconds, batch_size=BATCH, seed=args.seed,
+                            progress=not args.quiet)
     save_with_record(model, out, args, report["seconds"], kind=args.kind, steps=report["steps"],
                      train_simulations=args.train_sims, loss=report["loss"])
     print(f"forecast loss {report['loss']:.2e} after {report['steps']} steps")
@@ -95,3 +99,24 @@ def relations(args: argparse.Namespace) -> dict:
                              seed=args.seed, progress=not args.quiet)
     return run_relations(Path(args.out), args.kind, train_sims=args.train_sims, test_sims=args.test_sims,
                          seconds=args.seconds, seed=args.seed, progress=not args.quiet)
+
+
+def relations_data_flags(p: argparse.ArgumentParser) -> None:
+    from compgen.tasks.particles.simulate import KINDS
+
+    p.add_argument("--kind", choices=KINDS, default="springs")
+    p.add_argument("--sizes", default="300,1000,3000,10000", help="training-set sizes, comma-separated")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=60, help="training wall time of each model per run")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
+
+
+def relations_data(args: argparse.Namespace) -> dict:
+    from compgen.tasks.particles.bench import run_data_efficiency
+
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    if args.smoke:
+        return run_data_efficiency(Path(args.out), args.kind, sizes=(50, 100), seeds=(0,), seconds=1,
+                                   test_sims=20, progress=not args.quiet)
+    return run_data_efficiency(Path(args.out), args.kind, sizes=sizes, seeds=tuple(range(args.seeds)),
+                               seconds=args.seconds, progress=not args.quiet)

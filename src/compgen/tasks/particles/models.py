@@ -1,17 +1,27 @@
 """Relational potentials (after NIIP, Comas et al. 2023) and the baselines they are measured against.
 
-:class:`RelationalPotentials`: a graph encoder maps the observed frames to one latent per directed
-edge, a soft choice among a few edge types (as NRI's, Kipf et al. 2018: Gumbel-softmax while
-training, so the choice becomes near-discrete); each edge latent conditions one energy over the
-pair's future trajectories
-(:class:`EdgeEnergy`); the system's future energy is their sum, a :class:`compgen.FactorGraph`
-of edge factors. A forecast descends that composition from the constant-velocity guess, so any
-edge factor can be dropped, given another system's latent, raised to a power, or joined by an
-analytic factor (an area to avoid) at test time. Trained on forecast error through the unrolled
-descent.
+:class:`RelationalPotentials`: a graph encoder maps the observed frames to one latent per edge, a
+soft choice among a few edge types (as NRI's, Kipf et al. 2018: Gumbel-softmax while training,
+so the choice becomes near-discrete). The future is described by per-edge variables: ``u[i, j]``,
+the (T, 2) velocity change particle j causes on particle i in each frame (``u[i, i]``: what i
+does alone, e.g. at a wall); particle i's trajectory is its last observed state rolled forward by
+the sum of its row. Each directed edge contributes one energy,
+
+    E_ij(u) = 1/2 sum_t || u[i, j](t) - F(s_i(t-1) - s_j(t-1) | z_ij) ||^2,
+
+a learned pair force F that sees only the pair's relative state and its edge type, and each
+particle one of the same form with its own state. The system's energy is their sum, a
+:class:`compgen.FactorGraph`; its minimum (energy 0) is the learned dynamics, found exactly by
+forward substitution through time; joined by other factors, the composition is descended from
+there. So any edge factor can be dropped, given another system's latent, raised to a power, or
+joined by an analytic factor on a particle's trajectory (an area to avoid) at test time, and
+more particles just mean more edge factors.
+
+Training is maximum likelihood of the factors' Gaussian transitions: the one-frame velocity
+changes of the training futures, each predicted from the true state before it (teacher forcing).
 
 Everything lives in scaled units: positions / BOX and velocities / ``speed`` (about [-1, 1]).
-A trajectory tensor is (B, T, P, 4); the composition's x is (B, P * T * 4), particle-major.
+A trajectory tensor is (B, T, P, 4).
 """
 
 from __future__ import annotations
@@ -47,29 +57,83 @@ def constant_velocity(observed: Tensor, frames: int, speed: float) -> Tensor:
     return torch.cat([pos, last[:, None, :, 2:].expand_as(pos)], -1)
 
 
-class EdgeEnergy(Checkpointable, Component, nn.Module):
-    """E(future of i, future of j | z_ij, last observed states of i and j), over 2 * T * 4 values.
+def rollout(last: Tensor, change: Tensor, c: float) -> Tensor:
+    """(n, 4) last states and (n, T, 2) velocity changes per frame -> (n, T, 4) states: velocities
+    accumulate the changes, positions move by ``c`` times the frame's mean velocity."""
+    v = last[:, None, 2:] + change.cumsum(1)
+    before = torch.cat([last[:, None, 2:], v[:, :-1]], 1)
+    return torch.cat([last[:, None, :2] + c * ((v + before) / 2).cumsum(1), v], -1)
 
-    x: (B, 2 * T * 4), particle i's (T, 4) frames then j's; cond: (B, latent + 8), the edge's
-    type probabilities and the two last states. Noise-free
-    (t is ignored): the energy a forecast descends.
-    """
+
+def _before(last: Tensor, states: Tensor) -> Tensor:
+    """The state at the start of each frame: (n, 4), (n, T, 4) -> (n, T, 4)."""
+    return torch.cat([last[:, None], states[:, :-1]], 1)
+
+
+class EdgeFactor(Component):
+    """Edge (i, j)'s energy over particle i's and j's rows of u (each (P, T, 2), the row's own
+    edge first): 1/2 sum_t |u[i, j](t) - F(s_i - s_j | z_ij)|^2. cond: (n, 8 + types), the two
+    last observed states and the edge type probabilities. The network F is shared by every
+    edge and every system size."""
 
     batches_conditions = True
 
-    def __init__(self, frames: int, latent: int = 2, hidden: int = 256, name: str = "edge_energy"):
-        super().__init__()
-        self.frames, self.latent, self.name = frames, latent, name
-        self.dim = 2 * frames * 4
-        # inputs: both futures, their difference (relative motion is what a pair potential sees)
-        self.net = mlp([3 * frames * 4 + latent + 8, hidden, hidden, 1])
+    def __init__(self, force: nn.Module, particles: int, frames: int, c: float):
+        self.force, self.particles, self.frames, self.c = force, particles, frames, c
+        self.dim = 2 * particles * frames * 2
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Tensor | None = None) -> Tensor:
-        xi, xj = x[:, : self.dim // 2], x[:, self.dim // 2:]
-        return self.net(torch.cat([xi, xj, xi - xj, cond], -1)).squeeze(-1)
+        n = len(x)
+        rows = x.view(n, 2, self.particles, self.frames, 2)
+        li, lj, z = cond[:, :4], cond[:, 4:8], cond[:, 8:]
+        si = _before(li, rollout(li, rows[:, 0].sum(1), self.c))
+        sj = _before(lj, rollout(lj, rows[:, 1].sum(1), self.c))
+        f = self.force(torch.cat([si - sj, z[:, None].expand(-1, self.frames, -1)], -1))
+        return 0.5 * ((rows[:, 0, 0] - f) ** 2).sum((1, 2))
 
     def __repr__(self) -> str:
-        return self.name
+        return "edge_force"
+
+
+class ParticleFactor(Component):
+    """Particle i's own energy over its row of u ((P, T, 2), u[i, i] first): 1/2 sum_t
+    |u[i, i](t) - G(s_i)|^2, the change no edge explains (walls). cond: (n, 4), its last state."""
+
+    batches_conditions = True
+
+    def __init__(self, force: nn.Module, particles: int, frames: int, c: float):
+        self.force, self.particles, self.frames, self.c = force, particles, frames, c
+        self.dim = particles * frames * 2
+
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Tensor | None = None) -> Tensor:
+        row = x.view(len(x), self.particles, self.frames, 2)
+        s = _before(cond, rollout(cond, row.sum(1), self.c))
+        return 0.5 * ((row[:, 0] - self.force(s)) ** 2).sum((1, 2))
+
+    def __repr__(self) -> str:
+        return "particle_force"
+
+
+class TrajectoryFactor(Component):
+    """Any component over one particle's (T, 4) trajectory (flattened), as a factor over that
+    particle's row of u: cond = (n, 4 + c) its last observed state, then the inner condition."""
+
+    batches_conditions = True
+
+    def __init__(self, inner: Component, particles: int, frames: int, c: float):
+        if inner.dim != frames * 4:
+            raise ValueError(f"inner: expected a component over a {frames}-frame trajectory "
+                             f"({frames * 4} values), got one over {inner.dim}")
+        self.inner, self.particles, self.frames, self.c = inner, particles, frames, c
+        self.dim = particles * frames * 2
+
+    def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Tensor | None = None) -> Tensor:
+        row = x.view(len(x), self.particles, self.frames, 2)
+        traj = rollout(cond[:, :4], row.sum(1), self.c)
+        return self.inner.energy(traj.reshape(len(x), -1), t, cond[:, 4:] if cond.shape[1] > 4 else None)
+
+    def __repr__(self) -> str:
+        return f"on_trajectory({self.inner!r})"
 
 
 class EdgeEncoder(nn.Module):
@@ -97,74 +161,145 @@ class EdgeEncoder(nn.Module):
 
 
 class RelationalPotentials(Checkpointable, nn.Module):
-    """Encoder + shared edge energy; :meth:`composition` builds a system's factor graph and
-    :meth:`forecast` descends it."""
+    """Encoder + shared edge and particle forces. :meth:`composition` builds a system's factor
+    graph over u (B, P * P * T * 2); :meth:`forecast` finds its minimum, alone or joined by
+    other factors."""
 
-    def __init__(self, observed: int = 49, frames: int = 20, edge_types: int = 2, hidden: int = 256,
-                 descent_steps: int = 10, speed: float = 1.0, temperature: float = 0.5,
+    def __init__(self, observed: int = 49, frames: int = 20, edge_types: int = 2, hidden: int = 64,
+                 descent_steps: int = 20, step: float = 0.5, speed: float = 1.0, temperature: float = 0.5,
                  name: str = "relational_potentials"):
         super().__init__()
-        self.observed, self.frames, self.descent_steps, self.speed, self.name = (
-            observed, frames, descent_steps, speed, name)
+        self.observed, self.frames, self.descent_steps, self.step, self.speed, self.name = (
+            observed, frames, descent_steps, step, speed, name)
         self.temperature = temperature
+        self.c = FRAME_TIME * speed / BOX  # scaled position change per frame at unit scaled velocity
         self.encoder = EdgeEncoder(observed, edge_types)
-        self.edge = EdgeEnergy(frames, edge_types, hidden)
-        self.log_step = nn.Parameter(torch.tensor(-2.0))
+        self.edge_force = mlp([4 + edge_types, hidden, hidden, 2])
+        self.particle_force = mlp([4, hidden, hidden, 2])
 
     def latents(self, observed: Tensor) -> Tensor:
-        """(B, T_obs, P, 4) scaled -> (B, P, P, types) edge-type probabilities: Gumbel-softmax
-        samples in training mode, the softmax at the same temperature in eval mode."""
+        """(B, T_obs, P, 4) scaled -> (B, P, P, types) edge-type probabilities, the same for (i, j)
+        and (j, i): Gumbel-softmax samples in training mode, the softmax at the same temperature
+        in eval mode."""
         logits = self.encoder(observed)
+        logits = (logits + logits.transpose(1, 2)) / 2
         if self.training:
             u = torch.rand_like(logits).clamp(1e-9, 1 - 1e-9)
             logits = logits - torch.log(-torch.log(u))
         return torch.softmax(logits / self.temperature, -1)
 
-    def edge_factors(self, observed: Tensor, latents: Tensor | None = None,
-                     pairs: list[tuple[int, int]] | None = None) -> list[tuple]:
-        """FactorGraph factors ``(edge, indices, condition)`` of the directed edges ``pairs``
-        (default: all), conditioned on ``latents`` (default: the encoder's)."""
+    def row(self, particles: int, i: int, first: int) -> list[int]:
+        """Indices into u of particle i's row, u[i, first] first, then the rest in order."""
+        block = self.frames * 2
+        order = [first, *(k for k in range(particles) if k != first)]
+        return [(i * particles + k) * block + q for k in order for q in range(block)]
+
+    def factors(self, observed: Tensor, latents: Tensor | None = None,
+                pairs: list[tuple[int, int]] | None = None) -> list[tuple]:
+        """FactorGraph factors ``(model, indices, condition)``: one per directed edge in ``pairs``
+        (default: all), conditioned on ``latents`` (default: the encoder's), and one per particle."""
         p = observed.shape[2]
         z = self.latents(observed) if latents is None else latents
         last = observed[:, -1]  # (B, P, 4)
-        block = self.frames * 4
+        edge = EdgeFactor(self.edge_force, p, self.frames, self.c)
+        alone = ParticleFactor(self.particle_force, p, self.frames, self.c)
         pairs = [(i, j) for i in range(p) for j in range(p) if i != j] if pairs is None else pairs
-        return [(self.edge, [*range(i * block, (i + 1) * block), *range(j * block, (j + 1) * block)],
-                 torch.cat([z[:, i, j], last[:, i], last[:, j]], -1)) for i, j in pairs]
+        return [*((edge, self.row(p, i, j) + self.row(p, j, i),
+                   torch.cat([last[:, i], last[:, j], z[:, i, j]], -1)) for i, j in pairs),
+                *((alone, self.row(p, i, i), last[:, i]) for i in range(p))]
+
+    def trajectory_factor(self, observed: Tensor, particle: int, inner: Component,
+                          cond: Tensor | None = None) -> tuple:
+        """A factor applying ``inner`` (a component over a (T * 4) trajectory, conditioned per
+        system by ``cond`` (B, c)) to ``particle``'s forecast trajectory."""
+        p = observed.shape[2]
+        last = observed[:, -1, particle]
+        return (TrajectoryFactor(inner, p, self.frames, self.c), self.row(p, particle, particle),
+                last if cond is None else torch.cat([last, cond], -1))
 
     def composition(self, observed: Tensor, factors: list[tuple] | None = None) -> FactorGraph:
-        """The system's future energy: the sum of its edge energies (or of ``factors``)."""
+        """The system's energy over u: the sum of its edge and particle factors (or ``factors``)."""
         p = observed.shape[2]
-        return FactorGraph(p * self.frames * 4, self.edge_factors(observed) if factors is None else factors,
-                           name="edge_potentials", per_chain_conditions=True)
+        return FactorGraph(p * p * self.frames * 2, self.factors(observed) if factors is None else factors,
+                           name="relational_potentials", per_chain_conditions=True)
 
-    def forecast(self, observed: Tensor, graph: Component | None = None,
-                 create_graph: bool = False) -> Tensor:
-        """(B, T_obs, P, 4) scaled -> (B, frames, P, 4): descent on ``graph`` (default: the
-        system's composition) from the constant-velocity guess."""
-        graph = self.composition(observed) if graph is None else graph
-        x = to_x(constant_velocity(observed, self.frames, self.speed))
-        step = self.log_step.exp()
+    def trajectory(self, observed: Tensor, u: Tensor) -> Tensor:
+        """u (B, P * P * T * 2) -> the (B, T, P, 4) trajectories it describes."""
+        b, p = len(u), observed.shape[2]
+        change = u.view(b, p, p, self.frames, 2).sum(2).reshape(b * p, self.frames, 2)
+        states = rollout(observed[:, -1].reshape(b * p, 4), change, self.c)
+        return states.view(b, p, self.frames, 4).transpose(1, 2)
+
+    def forecast(self, observed: Tensor, latents: Tensor | None = None,
+                 pairs: list[tuple[int, int]] | None = None, extra: list[tuple] = ()) -> Tensor:
+        """(B, T_obs, P, 4) scaled -> (B, frames, P, 4): the minimum of the system's composition
+        (edges ``pairs`` with ``latents``, as :meth:`factors`) joined by the ``extra`` factors.
+
+        Without extras the minimum is exact: every learned factor's energy is 0 at the learned
+        dynamics (:meth:`dynamics`, a forward substitution through time). Extra factors start
+        gradient descent there: ``descent_steps`` steps on the whole graph, each chain's step
+        halved whenever it would raise that chain's energy (and grown back by 1.5x after an
+        accepted one)."""
+        z = self.latents(observed) if latents is None else latents
+        states, u = self.dynamics(observed, z, pairs)
+        if not extra:
+            return states
+        graph = self.composition(observed, self.factors(observed, z, pairs) + list(extra))
+        step = torch.full((len(u), 1), self.step)
         with torch.enable_grad():
-            x = x.requires_grad_(True)  # the guess carries no gradient of its own
+            u = u.detach().requires_grad_(True)
+            energy = graph.energy(u)
+            (grad,) = torch.autograd.grad(energy.sum(), u)
             for _ in range(self.descent_steps):
-                (grad,) = torch.autograd.grad(graph.energy(x).sum(), x, create_graph=create_graph)
-                x = x - step * grad
-                if not create_graph:
-                    x = x.detach().requires_grad_(True)
-        return from_x(x if create_graph else x.detach(), self.frames, observed.shape[2])
+                trial = (u - step * grad).detach().requires_grad_(True)
+                trial_energy = graph.energy(trial)
+                better = (trial_energy < energy)[:, None]
+                (trial_grad,) = torch.autograd.grad(trial_energy.sum(), trial)
+                u = torch.where(better, trial, u).detach()
+                energy = torch.where(better[:, 0], trial_energy, energy).detach()
+                grad = torch.where(better, trial_grad, grad)
+                step = torch.where(better, step * 1.5, step / 2)
+        return self.trajectory(observed, u)
+
+    def forces(self, states: Tensor, latents: Tensor, pairs: list[tuple[int, int]] | None = None
+               ) -> tuple[Tensor, Tensor]:
+        """(B, P, 4) states and (B, P, P, types) latents -> (B, P, P, 2) the next frame's
+        velocity changes: [i, j] caused on i by j for the edges ``pairs`` (default all, others
+        0), [i, i] i's own; and their sum over j, (B, P, 2)."""
+        p = states.shape[1]
+        present = 1 - torch.eye(p)
+        if pairs is not None:
+            present = torch.zeros(p, p)
+            present[tuple(torch.tensor(pairs).T)] = 1
+        relative = states[:, :, None] - states[:, None]  # [i, j] = s_i - s_j
+        u = self.edge_force(torch.cat([relative, latents], -1)) * present[None, :, :, None]
+        u = u + torch.diag_embed(self.particle_force(states).transpose(1, 2)).permute(0, 2, 3, 1)
+        return u, u.sum(2)
+
+    def dynamics(self, observed: Tensor, latents: Tensor | None = None,
+                 pairs: list[tuple[int, int]] | None = None) -> tuple[Tensor, Tensor]:
+        """The learned forces rolled out frame by frame: (B, frames, P, 4) trajectories and the
+        (B, P * P * T * 2) u where each factor's energy is 0."""
+        z = self.latents(observed) if latents is None else latents
+        s, states, us = observed[:, -1], [], []
+        for _ in range(self.frames):
+            u, change = self.forces(s, z, pairs)
+            v = s[..., 2:] + change
+            s = torch.cat([s[..., :2] + self.c * (s[..., 2:] + v) / 2, v], -1)
+            states.append(s), us.append(u)
+        return torch.stack(states, 1), torch.stack(us, 3).reshape(len(s), -1)  # u as (B, P, P, T, 2)
+
+    def loss(self, observed: Tensor, future: Tensor) -> Tensor:
+        """Teacher forcing: the MSE of the one-frame velocity changes over the future, each frame
+        predicted from the true state before it (the factors' Gaussian likelihood)."""
+        z = self.latents(observed)
+        states = torch.cat([observed[:, -1:], future], 1)  # (B, T + 1, P, 4)
+        b, t, p, _ = future.shape
+        _, change = self.forces(states[:, :-1].reshape(b * t, p, 4), z.repeat_interleave(t, 0))
+        return ((change.view(b, t, p, 2) - (states[:, 1:, :, 2:] - states[:, :-1, :, 2:])) ** 2).mean()
 
     def __repr__(self) -> str:
         return self.name
-
-
-def to_x(future: Tensor) -> Tensor:
-    """(B, T, P, 4) -> (B, P * T * 4), particle-major (each particle's frames contiguous)."""
-    return future.permute(0, 2, 1, 3).reshape(len(future), -1)
-
-
-def from_x(x: Tensor, frames: int, particles: int) -> Tensor:
-    return x.reshape(len(x), particles, frames, 4).permute(0, 2, 1, 3)
 
 
 class MonolithicPredictor(Checkpointable, nn.Module):
@@ -181,6 +316,9 @@ class MonolithicPredictor(Checkpointable, nn.Module):
         b = len(observed)
         guess = constant_velocity(observed, self.frames, self.speed)
         return guess + self.net(observed.reshape(b, -1)).reshape(guess.shape)
+
+    def loss(self, observed: Tensor, future: Tensor) -> Tensor:
+        return ((self.forecast(observed) - future) ** 2).mean()
 
     def __repr__(self) -> str:
         return self.name

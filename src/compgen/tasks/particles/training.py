@@ -41,15 +41,14 @@ def split(kind: str, n: int, seed: int, speed: float | None = None, particles: i
 
 def fit_forecaster(model: RelationalPotentials | MonolithicPredictor, data: Split, seconds: float,
                    batch_size: int = 64, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> dict:
-    """Adam on the forecast MSE (all future frames, scaled units) for ``seconds`` of wall time,
-    learning rate cosine-decayed over that time. Returns {"steps", "seconds", "loss"}.
+    """Adam on the model's ``loss`` (scaled units) for ``seconds`` of wall time, learning rate
+    cosine-decayed over that time. Returns {"steps", "seconds", "loss"}.
 
     The batches (and Gumbel noise) are seeded, but how many steps fit in the time depends on
     the machine and its load: equal time is the comparison, not equal steps."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    unrolled = isinstance(model, RelationalPotentials)
     model.train()
     start, steps, losses = time.perf_counter(), 0, []
     bar = tqdm(total=int(seconds), disable=not progress, desc=f"train {model.name}", unit="s")
@@ -57,9 +56,7 @@ def fit_forecaster(model: RelationalPotentials | MonolithicPredictor, data: Spli
         for group in opt.param_groups:
             group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * elapsed / seconds)))
         idx = torch.randint(len(data.observed), (batch_size,), generator=gen)
-        pred = model.forecast(data.observed[idx], create_graph=True) if unrolled \
-            else model.forecast(data.observed[idx])
-        loss = ((pred - data.future[idx]) ** 2).mean()
+        loss = model.loss(data.observed[idx], data.future[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -77,5 +74,5 @@ def fit_forecaster(model: RelationalPotentials | MonolithicPredictor, data: Spli
 
 def forecast(model: RelationalPotentials | MonolithicPredictor, observed: Tensor, chunk: int = 256) -> Tensor:
     """Forecasts of ``observed`` in chunks (no training graph)."""
-    with torch.no_grad():
+    with torch.no_grad():  # the relational forecast's descent turns gradients on for itself
         return torch.cat([model.forecast(observed[i:i + chunk]) for i in range(0, len(observed), chunk)])
