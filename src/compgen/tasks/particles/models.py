@@ -65,9 +65,10 @@ def rollout(last: Tensor, change: Tensor, c: float) -> Tensor:
     return torch.cat([last[:, None, :2] + c * ((v + before) / 2).cumsum(1), v], -1)
 
 
-def _before(last: Tensor, states: Tensor) -> Tensor:
-    """The state at the start of each frame: (n, 4), (n, T, 4) -> (n, T, 4)."""
-    return torch.cat([last[:, None], states[:, :-1]], 1)
+def _frame_starts(last: Tensor, row: Tensor, c: float) -> Tensor:
+    """The state at the start of each frame of a particle whose row of u is ``row``:
+    (n, 4), (n, P, T, 2) -> (n, T, 4)."""
+    return torch.cat([last[:, None], rollout(last, row.sum(1), c)[:, :-1]], 1)
 
 
 class EdgeFactor(Component):
@@ -86,9 +87,8 @@ class EdgeFactor(Component):
         n = len(x)
         rows = x.view(n, 2, self.particles, self.frames, 2)
         li, lj, z = cond[:, :4], cond[:, 4:8], cond[:, 8:]
-        si = _before(li, rollout(li, rows[:, 0].sum(1), self.c))
-        sj = _before(lj, rollout(lj, rows[:, 1].sum(1), self.c))
-        f = self.force(torch.cat([si - sj, z[:, None].expand(-1, self.frames, -1)], -1))
+        relative = _frame_starts(li, rows[:, 0], self.c) - _frame_starts(lj, rows[:, 1], self.c)
+        f = self.force(torch.cat([relative, z[:, None].expand(-1, self.frames, -1)], -1))
         return 0.5 * ((rows[:, 0, 0] - f) ** 2).sum((1, 2))
 
     def __repr__(self) -> str:
@@ -107,8 +107,7 @@ class ParticleFactor(Component):
 
     def energy(self, x: Tensor, t: float | Tensor = 0.0, cond: Tensor | None = None) -> Tensor:
         row = x.view(len(x), self.particles, self.frames, 2)
-        s = _before(cond, rollout(cond, row.sum(1), self.c))
-        return 0.5 * ((row[:, 0] - self.force(s)) ** 2).sum((1, 2))
+        return 0.5 * ((row[:, 0] - self.force(_frame_starts(cond, row, self.c))) ** 2).sum((1, 2))
 
     def __repr__(self) -> str:
         return "particle_force"
@@ -282,10 +281,10 @@ class RelationalPotentials(Checkpointable, nn.Module):
         (B, P * P * T * 2) u where each factor's energy is 0."""
         z = self.latents(observed) if latents is None else latents
         s, states, us = observed[:, -1], [], []
+        b, p = s.shape[:2]
         for _ in range(self.frames):
             u, change = self.forces(s, z, pairs)
-            v = s[..., 2:] + change
-            s = torch.cat([s[..., :2] + self.c * (s[..., 2:] + v) / 2, v], -1)
+            s = rollout(s.reshape(b * p, 4), change.reshape(b * p, 1, 2), self.c).view(b, p, 4)
             states.append(s), us.append(u)
         return torch.stack(states, 1), torch.stack(us, 3).reshape(len(s), -1)  # u as (B, P, P, T, 2)
 
