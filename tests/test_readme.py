@@ -68,6 +68,7 @@ ELSEWHERE = {
     "bench remote": "tests/test_distributed.py::test_the_remote_benchmark_runs_at_smoke_size",
     "bench relations": "tests/test_particles.py::test_the_relations_benchmark_runs_at_smoke_size",
     "bench relations-data": "tests/test_particles.py::test_the_data_efficiency_benchmark_runs_at_smoke_size",
+    "bench discovery": "tests/test_decomposition.py::test_the_discovery_benchmark_runs_at_smoke_size",
     "bench silos": "tests/test_distributed.py::test_the_silos_benchmark_runs_at_smoke_size",
     "bench images": "tests/test_images.py (the benchmark's parts) and its JSON in benchmarks/results",
 }

@@ -52,6 +52,16 @@ class VPSchedule:
         a, b = 0.5 * (self.beta_max - self.beta_min), self.beta_min
         return (-b + torch.sqrt(b * b + 4 * a * integral)) / (2 * a)
 
+    def noised(self, x0: Tensor, generator: torch.Generator | None = None, t_min: float = 1e-3
+               ) -> tuple[Tensor, Tensor, Tensor]:
+        """A training draw for ``x0`` (B, D): noise levels t (B,) uniform in log-SNR over
+        [t_min, 1] (the spacing the samplers' grids use, so low noise gets its share), the
+        noise eps (B, D) and ``x_t = alpha_t x0 + sigma_t eps`` (B, D)."""
+        hi, lo = self.log_snr(torch.tensor([t_min, 1.0])).tolist()
+        t = self.t_from_log_snr(lo + (hi - lo) * torch.rand(x0.shape[0], generator=generator))
+        eps = torch.randn(x0.shape, generator=generator)
+        return t, eps, self.alpha(t)[:, None] * x0 + self.sigma(t)[:, None] * eps
+
     def timesteps(self, n: int, t_min: float = 1e-3, t_max: float = 1.0) -> Tensor:
         """``n`` noise levels from ``t_max`` down to ``t_min``, evenly spaced in log-SNR.
 

@@ -29,16 +29,14 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
     low noise levels, where thin structure lives, get their share of training.
     """
     b = x0.shape[0]
-    hi, lo = model.schedule.log_snr(torch.tensor([t_min, 1.0])).tolist()
-    t = model.schedule.t_from_log_snr(lo + (hi - lo) * torch.rand(b, generator=generator))
-    eps = torch.randn(x0.shape, generator=generator)
-    alpha, sigma = model.schedule.alpha(t)[:, None], model.schedule.sigma(t)[:, None]
+    t, eps, x_t = model.schedule.noised(x0, generator, t_min)
     if cond is not None and model.cond_dropout > 0:  # null condition teaches the unconditional model
         drop = torch.rand(b, generator=generator) < model.cond_dropout
         cond = torch.where(drop, model.num_classes, cond) if model.num_classes is not None \
             else torch.where(drop[:, None], torch.zeros_like(cond), cond)
-    eps_hat = model.predict_noise(alpha * x0 + sigma * eps, t, cond, create_graph=True)
+    eps_hat = model.predict_noise(x_t, t, cond, create_graph=True)
     return (model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
+
 
 
 def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch_size: int = TRAIN_BATCH,

@@ -387,7 +387,11 @@ def negate(component: Component, strength: float = 1.0) -> Power:
 
 def _batched_terms(factors: list[Component]) -> list[Component]:
     """``factors`` with every group of two or more bound conditions of one network (``m.given(c)``,
-    or a power of one) replaced by one factor graph that evaluates the group in one batch."""
+    or a power of one) replaced by one factor graph that evaluates the group in one batch.
+
+    Conditions of one shape group together; one with a leading chain dimension beyond the null
+    condition's shape (one condition per chain, e.g. latents inferred per image) groups into a
+    graph with per-chain conditions."""
     from compgen.algebra.factor_graph import FactorGraph
 
     def bound(c: Component) -> tuple[Component, Tensor | int, float] | None:
@@ -397,19 +401,28 @@ def _batched_terms(factors: list[Component]) -> list[Component]:
             return base.model, base.condition, exponent
         return None
 
-    groups: dict[int, list[int]] = {}
+    def key(c: Component) -> tuple | None:
+        b = bound(c)
+        return None if b is None else (id(b[0]), tuple(torch.as_tensor(b[1]).shape))
+
+    def per_chain(model: Component, condition: Tensor | int) -> bool:
+        null = getattr(model, "null_condition", None)
+        return null is not None and torch.as_tensor(condition).dim() > null.dim()
+
+    groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(factors):
-        if bound(c) is not None:
-            groups.setdefault(id(bound(c)[0]), []).append(i)
+        if key(c) is not None:
+            groups.setdefault(key(c), []).append(i)
     terms: list[Component] = []
     for i, c in enumerate(factors):
-        members = groups.get(id(bound(c)[0])) if bound(c) is not None else None
+        members = groups.get(key(c)) if key(c) is not None else None
         if members is None or len(members) < 2:
             terms.append(c)
         elif i == members[0]:  # the group stands where its first member stood
-            model = bound(c)[0]
+            model, condition, _ = bound(c)
             terms.append(FactorGraph(model.dim, [(model, range(model.dim), *bound(factors[j])[1:])
-                                                 for j in members], name=f"batched({model!r})"))
+                                                 for j in members], name=f"batched({model!r})",
+                                     per_chain_conditions=per_chain(model, condition)))
     return terms
 
 

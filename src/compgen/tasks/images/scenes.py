@@ -90,15 +90,23 @@ def place_center(place: int) -> tuple[int, int]:
     return row * CELL + CELL // 2, col * CELL + CELL // 2
 
 
-def render(objects: list[SceneObject]) -> np.ndarray:
-    """(3, SIZE, SIZE) float32 image in [0, 1]; black background."""
-    image = np.zeros((3, SIZE, SIZE), dtype=np.float32)
-    for o in objects:
-        mask = shape_mask(o.shape)
+def object_masks(objects: list[SceneObject]) -> np.ndarray:
+    """(len(objects), SIZE, SIZE) boolean masks: the pixels each object covers (places are
+    disjoint, so the masks are too)."""
+    masks = np.zeros((len(objects), SIZE, SIZE), dtype=bool)
+    for k, o in enumerate(objects):
         r, c = place_center(o.place)
-        rows, cols = np.nonzero(mask)
-        rows, cols = rows + r - HALF, cols + c - HALF
-        image[:, rows, cols] = np.array(COLOURS[o.colour], dtype=np.float32)[:, None]
+        masks[k, r - HALF:r + HALF + 1, c - HALF:c + HALF + 1] = shape_mask(o.shape)
+    return masks
+
+
+def render(objects: list[SceneObject], background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+           ) -> np.ndarray:
+    """(3, SIZE, SIZE) float32 image in [0, 1]: the objects on a flat ``background`` (black by
+    default; the detector needs its brightest channel below 0.5)."""
+    image = np.broadcast_to(np.array(background, dtype=np.float32)[:, None, None], (3, SIZE, SIZE)).copy()
+    for o, mask in zip(objects, object_masks(objects), strict=True):
+        image[:, mask] = np.array(COLOURS[o.colour], dtype=np.float32)[:, None]
     return image
 
 
