@@ -25,8 +25,7 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
     """``E_{t, eps} w_t || eps_hat(alpha_t x0 + sigma_t eps, t) - eps ||^2``, with the model's
     :meth:`~compgen.DiffusionNetwork.noise_loss_weight` w_t (1, or for v-models the v loss).
 
-    t is drawn uniformly in log-SNR over [t_min, 1], the spacing the samplers' grids use, so
-    low noise levels, where thin structure lives, get their share of training.
+    (t, eps) are drawn by :meth:`~compgen.schedule.VPSchedule.noised`.
     """
     b = x0.shape[0]
     t, eps, x_t = model.schedule.noised(x0, generator, t_min)
@@ -36,7 +35,6 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
             else torch.where(drop[:, None], torch.zeros_like(cond), cond)
     eps_hat = model.predict_noise(x_t, t, cond, create_graph=True)
     return (model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
-
 
 
 def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch_size: int = TRAIN_BATCH,

@@ -401,28 +401,23 @@ def _batched_terms(factors: list[Component]) -> list[Component]:
             return base.model, base.condition, exponent
         return None
 
-    def key(c: Component) -> tuple | None:
-        b = bound(c)
-        return None if b is None else (id(b[0]), tuple(torch.as_tensor(b[1]).shape))
-
-    def per_chain(model: Component, condition: Tensor | int) -> bool:
-        null = getattr(model, "null_condition", None)
-        return null is not None and torch.as_tensor(condition).dim() > null.dim()
-
+    bounds = [bound(c) for c in factors]
+    keys = [None if b is None else (id(b[0]), tuple(torch.as_tensor(b[1]).shape)) for b in bounds]
     groups: dict[tuple, list[int]] = {}
-    for i, c in enumerate(factors):
-        if key(c) is not None:
-            groups.setdefault(key(c), []).append(i)
+    for i, key in enumerate(keys):
+        if key is not None:
+            groups.setdefault(key, []).append(i)
     terms: list[Component] = []
     for i, c in enumerate(factors):
-        members = groups.get(key(c)) if key(c) is not None else None
+        members = groups.get(keys[i]) if keys[i] is not None else None
         if members is None or len(members) < 2:
             terms.append(c)
         elif i == members[0]:  # the group stands where its first member stood
-            model, condition, _ = bound(c)
-            terms.append(FactorGraph(model.dim, [(model, range(model.dim), *bound(factors[j])[1:])
-                                                 for j in members], name=f"batched({model!r})",
-                                     per_chain_conditions=per_chain(model, condition)))
+            model, condition, _ = bounds[i]
+            null = getattr(model, "null_condition", None)
+            per_chain = null is not None and torch.as_tensor(condition).dim() > null.dim()
+            terms.append(FactorGraph(model.dim, [(model, range(model.dim), *bounds[j][1:]) for j in members],
+                                     name=f"batched({model!r})", per_chain_conditions=per_chain))
     return terms
 
 

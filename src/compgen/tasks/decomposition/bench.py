@@ -6,19 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from compgen.checkpoint import save
 from compgen.tasks.decomposition.data import make_scenes
 from compgen.tasks.decomposition.evaluate import (
     LEVELS,
     Decomposition,
-    adjusted_rand_index,
+    attention_foreground_ari,
     decompose,
     discovery_metrics,
 )
 from compgen.tasks.decomposition.models import BATCH, COMPONENTS, train_decomposition
-from compgen.tasks.images.models import to_model_space
 from compgen.tasks.results import finish, machine
 
 TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
@@ -34,12 +32,7 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = 6000, scenes: in
     images, held_out = make_scenes(test, dataset, seed=TEST_SEED + seed)
     result = decompose(model, images, seed=seed, levels=levels)
     metrics = discovery_metrics(result, held_out)
-    with torch.no_grad():
-        attention = model.attention(to_model_space(torch.from_numpy(images))).numpy()
-    metrics["attention_foreground_ari"] = float(np.mean(
-        [adjusted_rand_index(s.masks.argmax(0)[s.masks.any(0)],
-                             a.argmax(0).reshape(s.masks.shape[1:])[s.masks.any(0)])
-         for s, a in zip(held_out, attention, strict=True)]))
+    metrics["attention_foreground_ari"] = attention_foreground_ari(model, images, held_out)
     summary = {"benchmark": "discovery", "dataset": dataset, "steps": steps, "batch": BATCH,
                "components": COMPONENTS, "train_scenes": scenes, "seed": seed, "levels": levels,
                "train_seconds": round(seconds, 1), "weights": weights.name, **metrics, "machine": machine()}

@@ -76,10 +76,21 @@ def assign_pixels(image: Tensor | np.ndarray, renders: np.ndarray) -> np.ndarray
 
 def foreground_ari(scene: Scene, renders: np.ndarray) -> float:
     """FG-ARI of one image: over object pixels, true object vs :func:`assign_pixels`."""
+    return assignment_ari(scene, assign_pixels(scene.image, renders))
+
+
+def assignment_ari(scene: Scene, assignment: np.ndarray) -> float:
+    """FG-ARI of any (S, S) labelling of one image's pixels against its true objects."""
     masks = scene.masks
-    truth = masks.argmax(0)[masks.any(0)]
-    predicted = assign_pixels(scene.image, renders)[masks.any(0)]
-    return adjusted_rand_index(truth, predicted)
+    return adjusted_rand_index(masks.argmax(0)[masks.any(0)], assignment[masks.any(0)])
+
+
+def attention_foreground_ari(model: DecomposedDiffusion, images: np.ndarray, scenes: list[Scene]) -> float:
+    """Mean FG-ARI of the encoder's own split: each pixel to the slot that attends to it most."""
+    with torch.no_grad():
+        attention = model.attention(to_model_space(torch.from_numpy(images))).numpy()  # (B, K, S * S)
+    return float(np.mean([assignment_ari(s, a.argmax(0).reshape(model.size, model.size))
+                          for s, a in zip(scenes, attention, strict=True)]))
 
 
 def covered(scene: Scene, renders: np.ndarray) -> list[bool]:
