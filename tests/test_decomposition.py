@@ -77,6 +77,39 @@ def test_the_product_of_the_components_is_the_models_prediction(model):
     torch.testing.assert_close(single.score(x[:1].expand(3, -1), t)[0], want[0], atol=1e-4, rtol=1e-4)
 
 
+def test_the_mask_decoder_splits_every_pixel_and_its_loss_reaches_the_encoder():
+    bare = DecomposedDiffusion(components=3, latent_dim=8, width=8, depth=1, encoder_width=8, mask_weight=0.0)
+    x = torch.rand(2, bare.dim) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(bare.segmentation(x), bare.attention(x))  # no decoder: the attention
+    with pytest.raises(ValueError, match="no mask decoder"):
+        bare.mixture(torch.zeros(2, 3, 8))
+    full = DecomposedDiffusion(components=3, latent_dim=8, width=8, depth=1, encoder_width=8, mask_weight=1.0)
+    mixed, masks = full.mixture(full.encode(x))
+    assert mixed.shape == x.shape and masks.shape == (2, 3, 24 * 24)
+    torch.testing.assert_close(masks.sum(1), torch.ones(2, 24 * 24))
+    gen = torch.Generator().manual_seed(0)
+    # the mixture term alone is what separates the two losses (same draws, same weights otherwise)
+    bare.load_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("decoder.")})
+    with torch.no_grad():
+        extra = ((full.mixture(full.encode(x))[0] - x) ** 2).sum(-1).mean()
+        both = full.loss(x, torch.Generator().manual_seed(0)) - bare.loss(x, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(both, extra, atol=1e-3, rtol=1e-4)
+    full.zero_grad()
+    full.loss(x, gen).backward()
+    assert full.decoder.latent.weight.grad.abs().sum() > 0
+
+
+def test_the_broadcast_condition_map_lets_the_condition_move_single_pixels():
+    from compgen.models.image import ImageUNet
+
+    with pytest.raises(ValueError, match="condition_map must be"):
+        ImageUNet(3, 8, 16, width=8, depth=1, condition_map="fine")
+    net = ImageUNet(3, 8, 16, width=8, depth=1, condition_map="broadcast")
+    features = torch.cat([torch.zeros(2, 3 * 64), torch.randn(2, 16)], dim=1)
+    assert net(features).shape == (2, 3 * 64)
+
+
 def test_the_encoder_learns_through_the_denoising_loss_and_the_model_checkpoints(model, tmp_path):
     x = torch.rand(4, model.dim) * 2 - 1
     model.zero_grad()
@@ -101,3 +134,95 @@ def test_the_discovery_benchmark_runs_at_smoke_size(tmp_path):
     result = json.loads((tmp_path / "discovery_all.json").read_text())
     assert result["images"] == 4 and 0 <= result["coverage"] <= 1 and -1 <= result["foreground_ari"] <= 1
     assert (tmp_path / "discovery_all.png").exists() and (tmp_path / "decomposition_all.safetensors").exists()
+
+
+def test_owners_are_the_components_that_take_one_object_each():
+    from compgen.tasks.decomposition.recombine import owners
+
+    images, scenes = make_scenes(30, "red-green", seed=5)
+    i = next(i for i, s in enumerate(scenes) if len(s.objects) == 2)
+    masks = scenes[i].masks
+
+    class Split:  # a model whose segmentation is given: object 0 -> latent 2, object 1 -> latent 0
+        k = 3
+
+        def __init__(self, labels):
+            self.labels = labels
+
+        def segmentation(self, x):
+            return torch.nn.functional.one_hot(torch.from_numpy(self.labels).flatten(), 3).T[None].float()
+
+    labels = np.ones((24, 24), int)
+    labels[masks[0]], labels[masks[1]] = 2, 0
+    assert owners(Split(labels), images[i:i + 1], scenes[i:i + 1]) == [[2, 0]]
+    labels[masks[1]] = 2  # one latent takes both: neither object has an owner
+    assert owners(Split(labels), images[i:i + 1], scenes[i:i + 1]) == [[None, None]]
+
+
+def test_recombination_tests_put_an_object_at_a_free_place():
+    from compgen.tasks.decomposition.recombine import recombination_tests
+
+    _, a = make_scenes(40, "red-green", seed=6)
+    _, b = make_scenes(40, "blue-yellow", seed=7)
+    for t in recombination_tests(a, b, 30, seed=1):
+        assert len(a[t.a].objects) <= 2 and b[t.b].objects[t.b_object] not in a[t.a].objects
+        assert t.target == (*a[t.a].objects, b[t.b].objects[t.b_object])
+        assert len({o.place for o in t.target}) == len(t.target)
+
+
+def test_matched_accuracy_finds_the_permutation_of_concepts():
+    from compgen.tasks.decomposition.concepts import matched_accuracy
+
+    labels = np.array([0, 1, 2, 3, 4] * 4)[:, None]
+    perm = np.array([3, 0, 4, 1, 2])  # concept m stands for class perm[m]
+    weights = np.eye(5)[np.argsort(perm)[labels[:, 0]]] + 0.01
+    accuracy, match = matched_accuracy(weights, labels)
+    assert accuracy == 1.0 and (match == perm).all()
+    weights[:4] = weights[4:8]  # four images now pick another class's concept
+    assert matched_accuracy(weights, labels)[0] == pytest.approx(16 / 20)
+    pairs = np.array([[0, 1], [2, 3], [4, 0], [1, 3]])
+    two = np.zeros((4, 5))
+    for row, pair in zip(two, pairs, strict=True):
+        row[np.argsort(perm)[pair]] = 1
+    accuracy, match = matched_accuracy(two, pairs)
+    assert accuracy == 1.0 and (match == perm).all()
+
+
+def test_decompose_and_recombine_commands_on_scene_files(tmp_path, capsys):
+    from compgen.cli import main
+
+    path = tmp_path / "m.safetensors"
+    cg.save(DecomposedDiffusion(components=3, latent_dim=8, width=8, depth=1, encoder_width=8), path)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    main(["decomposition-scene", "--seed", "3", "--out", str(a)])
+    main(["decomposition-scene", "--dataset", "blue-yellow", "--out", str(b)])
+    main(["decompose", str(a), "--model", str(path), "--out", str(tmp_path / "d.png")])
+    out = capsys.readouterr().out
+    assert "component 2 (" in out and (tmp_path / "d.png").exists()
+    main(["recombine", str(a), str(b), "--take", "0,1", "--take-b", "2", "--model", str(path),
+          "--samples", "2", "--set", "levels=3", "--out", str(tmp_path / "r.png")])
+    assert "sample 1:" in capsys.readouterr().out and (tmp_path / "r.png").exists()
+    with pytest.raises(SystemExit):
+        main(["recombine", str(a), str(b), "--take", "0,7", "--take-b", "2", "--model", str(path)])
+    assert "--take expects distinct component numbers in 0..2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["decompose", str(tmp_path / "d.png"), "--model", str(path)])
+    assert "expected a 24 x 24 RGB image" in capsys.readouterr().err
+
+
+def test_the_recombination_and_concept_benchmarks_run_at_smoke_size(tmp_path):
+    import json
+
+    from compgen.cli import main
+    from compgen.tasks.decomposition.models import weights_name
+
+    for dataset in ("red-green", "blue-yellow"):
+        cg.save(DecomposedDiffusion(components=4, latent_dim=8, width=8, depth=1, encoder_width=8),
+                tmp_path / f"{weights_name(dataset)}.safetensors")
+    main(["bench", "recombination", "--smoke", "--weights", str(tmp_path), "--out", str(tmp_path / "r"),
+          "--quiet"])
+    result = json.loads((tmp_path / "r" / "recombination.json").read_text())
+    assert 0 <= result["across data sets"]["reverse"] <= result["across data sets"]["owners_found"] <= 1
+    main(["bench", "concepts", "--smoke", "--out", str(tmp_path / "c"), "--quiet"])
+    result = json.loads((tmp_path / "c" / "concepts.json").read_text())
+    assert len(result["1_per_image"]["purity"]) == 5 and (tmp_path / "c" / "concepts.png").exists()

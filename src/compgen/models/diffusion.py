@@ -57,6 +57,8 @@ class DiffusionNetwork(Checkpointable, Component, nn.Module):
             (:class:`~compgen.models.image.ImageUNet`, diffusers' UNet2DModel).
         channels: features per step or image channels (``"temporal_unet"`` and ``"unet2d"``
             only; D must be a multiple).
+        condition_map: how ``"unet2d"`` draws its embedding as input channels, ``"coarse"`` or
+            ``"broadcast"`` (:class:`~compgen.models.image.ImageUNet`).
         num_classes: if set, condition on an integer label in [0, num_classes).
         cond_dim: if set, condition on a (B, cond_dim) vector.
         cond_dropout: probability of training with the null condition (conditional models).
@@ -72,7 +74,8 @@ class DiffusionNetwork(Checkpointable, Component, nn.Module):
     def __init__(self, dim: int, hidden: int = 128, layers: int = 3, num_classes: int | None = None,
                  cond_dim: int | None = None, cond_dropout: float = 0.1,
                  schedule: VPSchedule = DEFAULT_SCHEDULE, name: str | None = None, init_seed: int = 0,
-                 t_min: float = 5e-3, backbone: str = "mlp", channels: int | None = None):
+                 t_min: float = 5e-3, backbone: str = "mlp", channels: int | None = None,
+                 condition_map: str = "coarse"):
         nn.Module.__init__(self)
         if backbone not in ("mlp", "temporal_unet", "unet2d"):
             raise ValueError(f"backbone must be 'mlp', 'temporal_unet' or 'unet2d', got {backbone!r}")
@@ -81,6 +84,8 @@ class DiffusionNetwork(Checkpointable, Component, nn.Module):
                              f"and divide dim={dim}; got backbone={backbone!r}, channels={channels}")
         if num_classes is not None and cond_dim is not None:
             raise ValueError("give num_classes or cond_dim, not both")
+        if condition_map != "coarse" and backbone != "unet2d":
+            raise ValueError(f"condition_map={condition_map!r} applies to backbone='unet2d' only")
         self.dim, self.schedule, self.name = dim, schedule, name
         self.num_classes, self.cond_dim, self.cond_dropout = num_classes, cond_dim, cond_dropout
         self.hidden, self.layers, self.init_seed, self.t_min = hidden, layers, init_seed, t_min
@@ -102,7 +107,7 @@ class DiffusionNetwork(Checkpointable, Component, nn.Module):
                                     scalar=self.has_energy)
         else:
             self.net = ImageUNet(channels, image_side(dim, channels), emb_dim, hidden, layers,
-                                 scalar=self.has_energy)
+                                 scalar=self.has_energy, condition_map=condition_map)
         with torch.no_grad():  # re-draw every weight from our own generator
             gen = torch.Generator().manual_seed(init_seed)
             for layer in self.modules():

@@ -33,6 +33,13 @@ class ImageUNet(nn.Module):
     to be the loss weighting, see :func:`compgen.training.dsm_loss`, so what the map adds on
     its own is not measured.)
 
+    ``condition_map="broadcast"`` draws that picture at full resolution instead: the embedding
+    is tiled over the pixels, joined by their coordinates and passed through two convolutions
+    (a spatial broadcast decoder, Watters et al. 2019), so a condition can say "this colour,
+    this shape, here" pixel by pixel. The discovered components of
+    :class:`~compgen.models.decomposed.DecomposedDiffusion` need it: through the coarse map a
+    latent-conditioned denoiser ignored its latents for thousands of steps (measured).
+
     Args:
         channels: C, image channels.
         size: S, image side in pixels; divisible by 2 ** depth.
@@ -40,11 +47,14 @@ class ImageUNet(nn.Module):
         width: channels of the first level (doubled at each level down).
         depth: number of down-sampling levels; attention at the lowest level only (CPU).
         scalar: output one number per image, the sum of a one-channel map (an energy).
+        condition_map: ``"coarse"`` (a linear map to (S/4) x (S/4) cells) or ``"broadcast"``.
     """
 
     def __init__(self, channels: int, size: int, emb_dim: int, width: int = 16, depth: int = 2,
-                 scalar: bool = False):
+                 scalar: bool = False, condition_map: str = "coarse"):
         super().__init__()
+        if condition_map not in ("coarse", "broadcast"):
+            raise ValueError(f"condition_map must be 'coarse' or 'broadcast', got {condition_map!r}")
         from diffusers import UNet2DModel
 
         if size % 2**depth:
@@ -60,8 +70,16 @@ class ImageUNet(nn.Module):
             class_embed_type="identity", resnet_time_scale_shift="scale_shift")
         self.embed = nn.Sequential(nn.Linear(emb_dim, 4 * width), nn.SiLU(),
                                    nn.Linear(4 * width, 4 * width))
-        self.grid = max(size // 4, 1)
-        self.embed_map = nn.Linear(emb_dim, MAP_CHANNELS * self.grid**2)
+        self.condition_map = condition_map
+        if condition_map == "coarse":
+            self.grid = max(size // 4, 1)
+            self.embed_map = nn.Linear(emb_dim, MAP_CHANNELS * self.grid**2)
+        else:
+            self.embed_map = nn.Linear(emb_dim, 2 * width)
+            self.position_map = nn.Conv2d(2, 2 * width, 1)
+            w = 2 * width
+            self.broadcast = nn.Sequential(nn.SiLU(), nn.Conv2d(w, w, 3, padding=1), nn.SiLU(),
+                                           nn.Conv2d(w, MAP_CHANNELS, 3, padding=1))
         r = torch.linspace(-1, 1, size)
         coordinates = torch.stack(torch.meshgrid(r, r, indexing="ij"))  # (2, S, S)
         self.register_buffer("coordinates", coordinates, persistent=False)
@@ -70,9 +88,13 @@ class ImageUNet(nn.Module):
         d = self.channels * self.size**2
         x, emb = features[:, :d], features[:, d:]
         image = x.view(-1, self.channels, self.size, self.size)
-        where = self.embed_map(emb).view(-1, MAP_CHANNELS, self.grid, self.grid)
-        where = nn.functional.interpolate(where, size=self.size, mode="bilinear", align_corners=False)
-        image = torch.cat([image, self.coordinates.to(x).expand(len(x), -1, -1, -1), where], dim=1)
+        grid = self.coordinates.to(x).expand(len(x), -1, -1, -1)
+        if self.condition_map == "coarse":
+            where = self.embed_map(emb).view(-1, MAP_CHANNELS, self.grid, self.grid)
+            where = nn.functional.interpolate(where, size=self.size, mode="bilinear", align_corners=False)
+        else:
+            where = self.broadcast(self.embed_map(emb)[:, :, None, None] + self.position_map(grid))
+        image = torch.cat([image, grid, where], dim=1)
         zero = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         out = self.unet(image, zero, class_labels=self.embed(emb)).sample
         if self.scalar:

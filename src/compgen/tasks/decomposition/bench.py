@@ -3,52 +3,95 @@ what its components are (reconstruction, FG-ARI, coverage) and draw them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from compgen.checkpoint import save
+from compgen.algebra.compose import Product
+from compgen.checkpoint import load, save
+from compgen.files import write_json
+from compgen.tasks.decomposition.concepts import GUIDANCE as CONCEPT_GUIDANCE
+from compgen.tasks.decomposition.concepts import (
+    concept_composition,
+    concept_images,
+    discover_concepts,
+    hidden_classes,
+    matched_accuracy,
+    nearest_sentence,
+    purity,
+)
 from compgen.tasks.decomposition.data import make_scenes
 from compgen.tasks.decomposition.evaluate import (
     LEVELS,
     Decomposition,
-    attention_foreground_ari,
     decompose,
     discovery_metrics,
+    split_foreground_ari,
 )
-from compgen.tasks.decomposition.models import BATCH, COMPONENTS, train_decomposition
+from compgen.tasks.decomposition.models import BATCH, COMPONENTS, train_decomposition, weights_name
+from compgen.tasks.decomposition.recombine import (
+    exact_rate,
+    recombination_tests,
+    recombined_composition,
+    recombined_latents,
+)
+from compgen.tasks.images.detector import exact
+from compgen.tasks.images.generate import sample_images
+from compgen.tasks.images.models import to_model_space
 from compgen.tasks.results import finish, machine
 
 TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
 
 
 def run_discovery(out: Path, dataset: str = "all", steps: int = 6000, scenes: int = 10_000, test: int = 100,
-                  seed: int = 0, levels: int = LEVELS, progress: bool = True) -> dict:
-    """Train (``steps`` of :data:`BATCH` images), save the weights beside the results, evaluate."""
+                  seed: int = 0, levels: int = LEVELS, progress: bool = True, components: int = COMPONENTS,
+                  trained: Path | None = None) -> dict:
+    """Train (``steps`` of :data:`BATCH` images), save the weights and their training record
+    beside the results, evaluate. With ``trained`` (a checkpoint this benchmark wrote, its
+    record beside it), evaluate that model instead of training one."""
     out.mkdir(parents=True, exist_ok=True)
-    model, seconds = train_decomposition(dataset, steps, scenes, seed, progress)
-    weights = out / f"decomposition_{dataset}.safetensors"
-    save(model, weights)
+    if trained is None:
+        model, seconds = train_decomposition(dataset, steps, scenes, seed, progress, components)
+        name = weights_name(dataset, components)
+        weights = out / f"{name}.safetensors"
+        save(model, weights)
+        write_json(weights.with_suffix(".json"), {
+            "command": f"compgen bench discovery --dataset {dataset} --steps {steps} "
+                       f"--components {components} --seed {seed}",
+            "dataset": dataset, "steps": steps, "components": components, "seed": seed,
+            "train_scenes": scenes, "train_seconds": round(seconds, 1),
+            "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__})
+    else:
+        model, weights = load(trained), trained
+        record = json.loads(trained.with_suffix(".json").read_text())
+        dataset, steps, components, seed = (record[k] for k in ("dataset", "steps", "components", "seed"))
+        scenes, seconds, name = record["train_scenes"], record["train_seconds"], trained.stem
     images, held_out = make_scenes(test, dataset, seed=TEST_SEED + seed)
     result = decompose(model, images, seed=seed, levels=levels)
     metrics = discovery_metrics(result, held_out)
-    metrics["attention_foreground_ari"] = attention_foreground_ari(model, images, held_out)
+    with torch.no_grad():
+        x = to_model_space(torch.from_numpy(images))
+        metrics["attention_foreground_ari"] = split_foreground_ari(model.attention(x), held_out)
+        metrics["mask_foreground_ari"] = split_foreground_ari(model.segmentation(x), held_out)
     summary = {"benchmark": "discovery", "dataset": dataset, "steps": steps, "batch": BATCH,
-               "components": COMPONENTS, "train_scenes": scenes, "seed": seed, "levels": levels,
+               "components": components, "train_scenes": scenes, "seed": seed, "levels": levels,
                "train_seconds": round(seconds, 1), "weights": weights.name, **metrics, "machine": machine()}
     table = "\n".join([
         f"discovery on {dataset!r}: {steps} steps of {BATCH} images ({seconds / 60:.1f} min), "
         f"{test} held-out scenes",
         "| reconstruction MSE | reconstruction exact | FG-ARI (renders) | FG-ARI (encoder attention) "
-        "| coverage |",
-        "|---|---|---|---|---|",
+        "| FG-ARI (masks) | coverage |",
+        "|---|---|---|---|---|---|",
         f"| {metrics['reconstruction_mse']:.4f} | {metrics['reconstruction_exact']:.2f} | "
         f"{metrics['foreground_ari']:.3f} | {metrics['attention_foreground_ari']:.3f} | "
-        f"{metrics['coverage']:.3f} |",
+        f"{metrics['mask_foreground_ari']:.3f} | {metrics['coverage']:.3f} |",
     ])
-    np.savez_compressed(out / f"discovery_{dataset}_renders.npz", images=result.images[:8],
+    tag = name.removeprefix("decomposition_")
+    np.savez_compressed(out / f"discovery_{tag}_renders.npz", images=result.images[:8],
                         reconstructions=result.reconstructions[:8], renders=result.renders[:8])
-    return finish(out, f"discovery_{dataset}", summary, table,
+    return finish(out, f"discovery_{tag}", summary, table,
                   lambda _, path: plot_decomposition(result, path))
 
 
@@ -70,6 +113,150 @@ def plot_decomposition(result: Decomposition, path: Path, rows: int = 8) -> None
             axes[i, j].set_yticks([])
     for j, title in enumerate(["image", "composed", *[f"comp. {c}" for c in range(k)]]):
         axes[0, j].set_title(title, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+RECOMBINATION_SAMPLERS = ("reverse", "mala")
+
+
+def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, levels: int = LEVELS,
+                      progress: bool = True) -> dict:
+    """Put one object of image B into image A with the models ``bench discovery`` saved in
+    ``weights`` (``decomposition_red-green`` and ``decomposition_blue-yellow``; the monolithic
+    baseline ``decomposition_red-green_k1`` if present): within red-green, and across the
+    two data sets (A red-green, B blue-yellow). Exact-union rates per sampler and baseline."""
+    out.mkdir(parents=True, exist_ok=True)
+    models = {d: load(weights / f"decomposition_{d}.safetensors") for d in ("red-green", "blue-yellow")}
+    whole_path = weights / f"{weights_name('red-green', 1)}.safetensors"
+    whole = load(whole_path) if whole_path.is_file() else None
+    pool = 4 * tests  # held-out scenes the tests draw from
+    held = {d: make_scenes(pool, d, seed=TEST_SEED + seed) for d in models}
+    summary: dict = {"benchmark": "recombination", "tests": tests, "seed": seed, "levels": levels}
+    rows = []
+    for case, (da, db) in {"within red-green": ("red-green", "red-green"),
+                           "across data sets": ("red-green", "blue-yellow")}.items():
+        (images_a, scenes_a), (images_b, scenes_b) = held[da], held[db]
+        if da == db:  # B from the other half of the pool, so A and B are different images
+            images_b, scenes_b = images_b[pool // 2:], scenes_b[pool // 2:]
+            images_a, scenes_a = images_a[: pool // 2], scenes_a[: pool // 2]
+        chosen = recombination_tests(scenes_a, scenes_b, tests, seed)
+        parts = recombined_latents(models[da], images_a, scenes_a, models[db], images_b, scenes_b, chosen)
+        found = [i for i, p in enumerate(parts) if p is not None]
+        result = {"owners_found": len(found) / tests}
+        if found:  # one chain per test, each with its own components
+            kept = torch.stack([parts[i][0] for i in found])
+            given = torch.stack([parts[i][1] for i in found])[:, None]
+            composition = recombined_composition(models[da], kept, models[db], given)
+        for sampler in RECOMBINATION_SAMPLERS:
+            passed = 0
+            if found:
+                x, _ = sample_images(composition, len(found), sampler, seed=seed, **_levels(sampler, levels))
+                passed = sum(exact(x[j].numpy(), list(chosen[i].target)) for j, i in enumerate(found))
+            result[sampler] = passed / tests  # tests without owners count as failures
+        result["pixel_average"] = _pixel_average(models[da], images_a, models[db], images_b, chosen, seed,
+                                                 levels)
+        if whole is not None and da == db:
+            result["monolithic"] = _whole_images(whole, images_a, images_b, chosen, seed, levels)
+        summary[case] = result
+        rows.append(f"| {case} | {result['owners_found']:.2f} | {result['reverse']:.2f} | "
+                    f"{result['mala']:.2f} | {result['pixel_average']:.2f} | "
+                    f"{result.get('monolithic', float('nan')):.2f} |")
+    summary["machine"] = machine()
+    table = "\n".join([
+        f"recombination: one object of B put into A, {tests} tests; share with exactly the chosen objects",
+        "| case | owners found | composed, reverse | composed, annealed MALA | pixel average | monolithic |",
+        "|---|---|---|---|---|---|", *rows])
+    return finish(out, "recombination", summary, table, None)
+
+
+def _levels(sampler: str, levels: int) -> dict:
+    return {"levels": levels} if sampler == "reverse" else {"levels": max(levels // 2, 2)}
+
+
+def _pixel_average(model_a, images_a, model_b, images_b, tests, seed: int, levels: int) -> float:
+    """Baseline: the mean of A's and B's reconstructions."""
+    a = decompose(model_a, images_a[[t.a for t in tests]], seed=seed, levels=levels, alone=False)
+    b = decompose(model_b, images_b[[t.b for t in tests]], seed=seed + 1, levels=levels, alone=False)
+    return exact_rate((a.reconstructions + b.reconstructions) / 2, tests)
+
+
+def _whole_images(whole, images_a, images_b, tests, seed: int, levels: int) -> float:
+    """Baseline: a model with one latent per image; A's and B's whole-image components multiplied."""
+    with torch.no_grad():
+        za = whole.encode(to_model_space(torch.from_numpy(images_a[[t.a for t in tests]])))
+        zb = whole.encode(to_model_space(torch.from_numpy(images_b[[t.b for t in tests]])))
+    composition = Product([*whole.components(za), *whole.components(zb)])
+    x, _ = sample_images(composition, len(tests), "reverse", seed=seed, levels=levels)
+    return exact_rate(x.numpy(), tests)
+
+
+def run_concepts(out: Path, images: int = 150, steps: int = 1000, samples: int = 20, seed: int = 0,
+                 levels: int = LEVELS, progress: bool = True) -> dict:
+    """Discover 5 concepts in the frozen ``scenes_sentences`` model from unlabeled images of 5
+    hidden objects, then from images of two of them; judge them against the hidden classes."""
+    from compgen.models.pretrained import load_pretrained
+
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_pretrained("scenes_sentences")
+    classes = hidden_classes(5, seed)
+    summary: dict = {"benchmark": "concepts", "classes": [o.sentence for o in classes], "images": images,
+                     "steps": steps, "samples": samples, "guidance": CONCEPT_GUIDANCE, "seed": seed}
+    pictures = {}
+    for per_image in (1, 2):
+        pixels, labels = concept_images(classes, images, per_image, seed)
+        found, seconds = discover_concepts(model, pixels, len(classes), steps, seed=seed, progress=progress)
+        weights = found.weights.detach().numpy()
+        accuracy, match = matched_accuracy(weights, labels)
+        names = nearest_sentence(found.vectors)
+        result = {"train_seconds": round(seconds, 1), "matched_accuracy": accuracy, "match": match.tolist(),
+                  "nearest_sentence": [o.sentence for o in names],
+                  "named": [bool(c >= 0 and names[m] == classes[c]) for m, c in enumerate(match)]}
+        drawn = []
+        purities = []
+        for m, c in enumerate(match):
+            x, _ = sample_images(concept_composition(model, found.vectors[m:m + 1]), samples, "reverse",
+                                 seed=seed + m, levels=levels)
+            drawn.append(x.numpy())
+            purities.append(purity(x.numpy(), classes[c]) if c >= 0 else 0.0)
+        result["purity"] = purities
+        pair = [int(np.argmax(match == 0)), int(np.argmax(match == 1))]  # the concepts of classes 0 and 1
+        x, _ = sample_images(concept_composition(model, found.vectors[pair]), samples, "reverse",
+                             seed=seed, levels=levels)
+        result["composed_exact"] = float(np.mean([exact(s, [classes[0], classes[1]]) for s in x.numpy()]))
+        summary[f"{per_image}_per_image"] = result
+        pictures[per_image] = (pixels[:5], np.stack([d[0] for d in drawn]), x.numpy()[:5])
+    summary["machine"] = machine()
+    rows = []
+    for k in (1, 2):
+        r = summary[f"{k}_per_image"]
+        rows.append(f"| {k} per image | {r['matched_accuracy']:.2f} | {np.mean(r['purity']):.2f} | "
+                    f"{sum(r['named'])}/5 | {r['composed_exact']:.2f} |")
+    table = "\n".join([
+        f"concepts discovered in the frozen scenes_sentences model: {images} unlabeled images, {steps} steps",
+        "| images | matched accuracy | purity (mean) | named | concept 0 & concept 1 exact |",
+        "|---|---|---|---|---|", *rows])
+    return finish(out, "concepts", summary, table, lambda _, path: plot_concepts(pictures, path))
+
+
+def plot_concepts(pictures: dict, path: Path) -> None:
+    """Per setting: training images, one sample per discovered concept, samples of two composed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3 * len(pictures), 5, figsize=(6, 3.7 * len(pictures)), squeeze=False)
+    titles = ["training images", "one per concept", "concept 0 & 1"]
+    for r, (per_image, groups) in enumerate(sorted(pictures.items())):
+        for g, group in enumerate(groups):
+            row = 3 * r + g
+            for j in range(5):
+                axes[row, j].axis("off")
+                if j < len(group):
+                    axes[row, j].imshow(group[j].transpose(1, 2, 0), interpolation="nearest")
+            axes[row, 0].set_title(f"{per_image} per image: {titles[g]}", fontsize=7, loc="left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -7,6 +7,8 @@ scenes; true masks are used here and nowhere in training).
 - foreground ARI: each object pixel goes to the component whose lone render is nearest the
   image there; adjusted Rand index of that labelling against the true objects, over the pixels
   of objects only (Greff et al. 2019's FG-ARI), averaged over images.
+- the model's own splits: the same FG-ARI of the encoder's attention and of the mask decoder's
+  masks (:meth:`DecomposedDiffusion.segmentation`), each pixel to the latent that takes most of it.
 - coverage: the share of objects that some single component's lone render shows as they are
   (the detector finds the object, same shape, colour and place, in that render).
 """
@@ -38,18 +40,21 @@ class Decomposition:
     renders: np.ndarray  # (B, K, 3, S, S)
 
 
-def decompose(model: DecomposedDiffusion, images: np.ndarray, seed: int = 0, levels: int = LEVELS
-              ) -> Decomposition:
-    """Encode (B, 3, S, S) images in [0, 1], then sample their compositions and each component alone."""
+def decompose(model: DecomposedDiffusion, images: np.ndarray, seed: int = 0, levels: int = LEVELS,
+              alone: bool = True) -> Decomposition:
+    """Encode (B, 3, S, S) images in [0, 1], then sample their compositions and (``alone``) each
+    component alone (else ``renders`` is empty, (B, 0, 3, S, S))."""
     gen = torch.Generator().manual_seed(seed)
     x = to_model_space(torch.from_numpy(images))
     with torch.no_grad():
         latents = model.encode(x)  # (B, K, L)
     b, k, _ = latents.shape
     whole = sample(model.composition(latents), b, "reverse", generator=gen, levels=levels).x
-    alone = Conditioned(model.denoiser, latents.reshape(b * k, -1))  # one chain per (image, component)
-    lone = sample(alone, b * k, "reverse", generator=gen, levels=levels).x
     side = model.size
+    if not alone:
+        return Decomposition(images, to_images(whole, side, side).numpy(), np.zeros((b, 0, 3, side, side)))
+    single = Conditioned(model.denoiser, latents.reshape(b * k, -1))  # one chain per (image, component)
+    lone = sample(single, b * k, "reverse", generator=gen, levels=levels).x
     return Decomposition(images, to_images(whole, side, side).numpy(),
                          to_images(lone, side, side).numpy().reshape(b, k, 3, side, side))
 
@@ -85,12 +90,13 @@ def assignment_ari(scene: Scene, assignment: np.ndarray) -> float:
     return adjusted_rand_index(masks.argmax(0)[masks.any(0)], assignment[masks.any(0)])
 
 
-def attention_foreground_ari(model: DecomposedDiffusion, images: np.ndarray, scenes: list[Scene]) -> float:
-    """Mean FG-ARI of the encoder's own split: each pixel to the slot that attends to it most."""
-    with torch.no_grad():
-        attention = model.attention(to_model_space(torch.from_numpy(images))).numpy()  # (B, K, S * S)
-    return float(np.mean([assignment_ari(s, a.argmax(0).reshape(model.size, model.size))
-                          for s, a in zip(scenes, attention, strict=True)]))
+def split_foreground_ari(shares: Tensor | np.ndarray, scenes: list[Scene]) -> float:
+    """Mean FG-ARI of a soft split of pixels among K parts, (B, K, S * S) (the encoder's
+    attention or the mask decoder's masks): each pixel goes to the part that takes most of it."""
+    shares = np.asarray(shares)
+    side = scenes[0].masks.shape[-1]
+    return float(np.mean([assignment_ari(s, a.argmax(0).reshape(side, side))
+                          for s, a in zip(scenes, shares, strict=True)]))
 
 
 def covered(scene: Scene, renders: np.ndarray) -> list[bool]:

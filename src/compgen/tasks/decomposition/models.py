@@ -15,21 +15,28 @@ from compgen.training import fit
 
 COMPONENTS = 4  # up to 3 objects and the background
 BATCH = 16  # images per step; the denoiser runs K times per image
-LR = 1e-3
+LR = 2e-3
 
 
-def decomposition_model(dataset: str, seed: int = 0) -> DecomposedDiffusion:
-    """An untrained model for scenes of ``dataset`` (the data set only names it)."""
-    return DecomposedDiffusion(components=COMPONENTS, init_seed=seed, name=f"decomposed_{dataset}")
+def decomposition_model(dataset: str, seed: int = 0, components: int = COMPONENTS) -> DecomposedDiffusion:
+    """An untrained model for scenes of ``dataset`` (the data set only names it); with
+    ``components=1``, the monolithic baseline (one latent per image)."""
+    return DecomposedDiffusion(components=components, init_seed=seed, name=f"decomposed_{dataset}")
+
+
+def weights_name(dataset: str, components: int = COMPONENTS) -> str:
+    """The file stem of a trained model: ``decomposition_red-green``, or ``..._k1`` for K = 1."""
+    return f"decomposition_{dataset}" + ("" if components == COMPONENTS else f"_k{components}")
 
 
 def train_decomposition(dataset: str, steps: int, scenes: int = 10_000, seed: int = 0,
-                        progress: bool = True) -> tuple[DecomposedDiffusion, float]:
+                        progress: bool = True, components: int = COMPONENTS
+                        ) -> tuple[DecomposedDiffusion, float]:
     """Train on ``scenes`` scenes of ``dataset`` (seed ``seed``); returns the model (EMA
     weights) and the training seconds."""
     images, _ = make_scenes(scenes, dataset, seed=seed)
     x = to_model_space(torch.from_numpy(images))
-    model = decomposition_model(dataset, seed)
+    model = decomposition_model(dataset, seed, components)
     gen = torch.Generator().manual_seed(seed)
 
     def loss() -> torch.Tensor:
