@@ -46,6 +46,9 @@ SIZES = {
     "bench languages": (["--n", "200", "--seeds", "1"], r"naive product", True),
     "bench discrete-mixing": (["--n", "20", "--seeds", "1"], r"GWG", True),
     "bench arrangement": (["--problems", "1"], r"compgen \(annealed MALA", True),
+    "decomposition-scene": ([], r"wrote [ab]\.png: a ", False),
+    "decompose": ([], r"component 3 \(\d+% of the pixels\)", False),
+    "recombine": (["--samples", "1", "--set", "levels=3"], r"sample 0: .*\nwrote recombined\.png", False),
     "bench speed": (["--smoke", "--chains", "16", "--repeats", "1", "--dims", "2"],
                     r"\| 2 \| hmc \| .*\n(.|\n)*outside share", False),
 }
@@ -69,6 +72,8 @@ ELSEWHERE = {
     "bench relations": "tests/test_particles.py::test_the_relations_benchmark_runs_at_smoke_size",
     "bench relations-data": "tests/test_particles.py::test_the_data_efficiency_benchmark_runs_at_smoke_size",
     "bench discovery": "tests/test_decomposition.py::test_the_discovery_benchmark_runs_at_smoke_size",
+    "bench recombination": "tests/test_decomposition.py::test_the_recombination_benchmark_runs_at_smoke_size",
+    "bench concepts": "tests/test_decomposition.py::test_the_concepts_benchmark_runs_at_smoke_size",
     "bench silos": "tests/test_distributed.py::test_the_silos_benchmark_runs_at_smoke_size",
     "bench images": "tests/test_images.py (the benchmark's parts) and its JSON in benchmarks/results",
 }

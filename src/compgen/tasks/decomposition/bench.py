@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from compgen.algebra.compose import Product
 from compgen.checkpoint import load, save
 from compgen.files import write_json
 from compgen.tasks.decomposition.concepts import GUIDANCE as CONCEPT_GUIDANCE
@@ -38,7 +37,7 @@ from compgen.tasks.decomposition.recombine import (
     recombined_latents,
 )
 from compgen.tasks.images.detector import exact
-from compgen.tasks.images.generate import sample_images
+from compgen.tasks.images.generate import GUIDANCE, sample_images
 from compgen.tasks.images.models import to_model_space
 from compgen.tasks.results import finish, machine
 
@@ -118,7 +117,9 @@ def plot_decomposition(result: Decomposition, path: Path, rows: int = 8) -> None
     plt.close(fig)
 
 
-RECOMBINATION_SAMPLERS = ("reverse", "mala")
+# (sampler, guidance): the plain product, and with the image models' guidance weight
+RECOMBINATION_SAMPLERS = (("reverse", 1.0), ("reverse", GUIDANCE), ("mala", GUIDANCE))
+PICTURED = 4  # tests drawn per case
 
 
 def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, levels: int = LEVELS,
@@ -134,7 +135,7 @@ def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, 
     pool = 4 * tests  # held-out scenes the tests draw from
     held = {d: make_scenes(pool, d, seed=TEST_SEED + seed) for d in models}
     summary: dict = {"benchmark": "recombination", "tests": tests, "seed": seed, "levels": levels}
-    rows = []
+    rows, shown = [], {}
     for case, (da, db) in {"within red-green": ("red-green", "red-green"),
                            "across data sets": ("red-green", "blue-yellow")}.items():
         (images_a, scenes_a), (images_b, scenes_b) = held[da], held[db]
@@ -148,27 +149,61 @@ def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, 
         if found:  # one chain per test, each with its own components
             kept = torch.stack([parts[i][0] for i in found])
             given = torch.stack([parts[i][1] for i in found])[:, None]
-            composition = recombined_composition(models[da], kept, models[db], given)
-        for sampler in RECOMBINATION_SAMPLERS:
+        few = found[:PICTURED]
+        shown[case] = [images_a[[chosen[i].a for i in few]], images_b[[chosen[i].b for i in few]]]
+        for sampler, guidance in RECOMBINATION_SAMPLERS:
             passed = 0
             if found:
+                composition = recombined_composition(models[da], kept, models[db], given, guidance)
                 x, _ = sample_images(composition, len(found), sampler, seed=seed, **_levels(sampler, levels))
                 passed = sum(exact(x[j].numpy(), list(chosen[i].target)) for j, i in enumerate(found))
-            result[sampler] = passed / tests  # tests without owners count as failures
+                shown[case].append(x[:PICTURED].numpy())
+            result[_column(sampler, guidance)] = passed / tests  # tests without owners count as failures
         result["pixel_average"] = _pixel_average(models[da], images_a, models[db], images_b, chosen, seed,
                                                  levels)
         if whole is not None and da == db:
             result["monolithic"] = _whole_images(whole, images_a, images_b, chosen, seed, levels)
         summary[case] = result
-        rows.append(f"| {case} | {result['owners_found']:.2f} | {result['reverse']:.2f} | "
-                    f"{result['mala']:.2f} | {result['pixel_average']:.2f} | "
-                    f"{result.get('monolithic', float('nan')):.2f} |")
+        rows.append(f"| {case} | {result['owners_found']:.2f} | "
+                    + " | ".join(f"{result[_column(*c)]:.2f}" for c in RECOMBINATION_SAMPLERS)
+                    + f" | {result['pixel_average']:.2f} | {result.get('monolithic', float('nan')):.2f} |")
     summary["machine"] = machine()
     table = "\n".join([
         f"recombination: one object of B put into A, {tests} tests; share with exactly the chosen objects",
-        "| case | owners found | composed, reverse | composed, annealed MALA | pixel average | monolithic |",
-        "|---|---|---|---|---|---|", *rows])
-    return finish(out, "recombination", summary, table, None)
+        "| case | owners found | " + " | ".join(f"composed, {_column(*c)}" for c in RECOMBINATION_SAMPLERS)
+        + " | pixel average | monolithic |",
+        "|---|---|" + "---|" * len(RECOMBINATION_SAMPLERS) + "---|---|", *rows])
+    return finish(out, "recombination", summary, table, lambda _, path: plot_recombination(shown, path))
+
+
+def plot_recombination(shown: dict, path: Path) -> None:
+    """Per case, a row per test: image A, image B, then the composition sampled by each sampler."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    titles = ["A", "B", *[f"A + B's object, {_column(*c)}" for c in RECOMBINATION_SAMPLERS]]
+    rows = [(case, [column[i] for column in columns]) for case, columns in shown.items()
+            for i in range(len(columns[0]))]
+    n = max(len(rows), 1)
+    fig, axes = plt.subplots(n, len(titles), figsize=(1.5 * len(titles), 1.3 * n), squeeze=False)
+    for r, (case, pictures) in enumerate(rows):
+        for j, picture in enumerate(pictures):
+            axes[r, j].imshow(picture.transpose(1, 2, 0), interpolation="nearest")
+        axes[r, 0].set_ylabel(case, fontsize=6)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for j, title in enumerate(titles):
+        axes[0, j].set_title(title, fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _column(sampler: str, guidance: float) -> str:
+    return f"{sampler} w={guidance:g}"
 
 
 def _levels(sampler: str, levels: int) -> dict:
@@ -183,11 +218,12 @@ def _pixel_average(model_a, images_a, model_b, images_b, tests, seed: int, level
 
 
 def _whole_images(whole, images_a, images_b, tests, seed: int, levels: int) -> float:
-    """Baseline: a model with one latent per image; A's and B's whole-image components multiplied."""
+    """Baseline: a model with one latent per image; A's and B's whole-image components multiplied
+    (with guidance, reverse diffusion)."""
     with torch.no_grad():
         za = whole.encode(to_model_space(torch.from_numpy(images_a[[t.a for t in tests]])))
         zb = whole.encode(to_model_space(torch.from_numpy(images_b[[t.b for t in tests]])))
-    composition = Product([*whole.components(za), *whole.components(zb)])
+    composition = recombined_composition(whole, za, whole, zb, GUIDANCE)
     x, _ = sample_images(composition, len(tests), "reverse", seed=seed, levels=levels)
     return exact_rate(x.numpy(), tests)
 

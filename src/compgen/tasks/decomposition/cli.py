@@ -102,6 +102,8 @@ def recombine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--take-b", required=True, help="components of B, e.g. 2")
     p.add_argument("--model", default="red-green", help="A's model: red-green, blue-yellow or a path")
     p.add_argument("--from", dest="model_b", default=None, help="B's model (default: A's)")
+    p.add_argument("--guidance", type=float, default=3.0,
+                   help="guidance weight over the null latent (1: the plain product of the components)")
     add_sampler_flags(p, default="reverse", choices=["reverse", "ula", "mala"], example="--set levels=30")
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -124,7 +126,7 @@ def recombine(args: argparse.Namespace) -> None:
     with torch.no_grad():
         za = model_a.encode(to_model_space(torch.from_numpy(read_png(args.a, model_a.size)[None])))[0]
         zb = model_b.encode(to_model_space(torch.from_numpy(read_png(args.b, model_b.size)[None])))[0]
-    composition = recombined_composition(model_a, za[take_a], model_b, zb[take_b])
+    composition = recombined_composition(model_a, za[take_a], model_b, zb[take_b], args.guidance)
     x, _ = sample_images(composition, args.samples, args.sampler, seed=args.seed,
                          **sampler_settings(args.set))
     for i, image in enumerate(x.numpy()):

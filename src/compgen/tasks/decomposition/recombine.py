@@ -11,6 +11,9 @@ Across data sets, A's components come from the model trained on one data set and
 model trained on the other: the product of components of two models, with colours together
 that neither model's data had.
 
+Sampled as Decomp Diffusion samples them, with guidance over the null latent
+(:func:`recombined_composition`), by reverse diffusion and by annealed MALA.
+
 Baselines: pixel averaging of A's and B's reconstructions, and a monolithic model (one latent
 per image, K = 1) composed as the product of A's and B's whole-image components.
 """
@@ -23,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from compgen.algebra.compose import Product
+from compgen.algebra.compose import Conditioned, Product
 from compgen.models.decomposed import DecomposedDiffusion
 from compgen.tasks.decomposition.data import Scene
 from compgen.tasks.images.detector import exact
@@ -94,10 +97,28 @@ def recombined_latents(model_a: DecomposedDiffusion, images_a: np.ndarray, scene
 
 
 def recombined_composition(model_a: DecomposedDiffusion, kept: Tensor, model_b: DecomposedDiffusion,
-                           given: Tensor) -> Product:
-    """The product of A's kept components and B's given ones, each to the power 1/K of its own
-    model: (K-1, L) and (1, L) for one image, or (B, K-1, L) and (B, 1, L) for B chains."""
-    return Product([*model_a.components(kept), *model_b.components(given)])
+                           given: Tensor, guidance: float = 1.0) -> Product:
+    """A's kept latents and B's given ones composed: (K-1, L) and (1, L) for one image, or
+    (B, K-1, L) and (B, 1, L) for B chains.
+
+    With ``guidance`` w, ``p_A(x | 0) * prod_k (p_k(x | z_k) / p_k(x | 0)) ** (w / K)``, each
+    component over its own model's null latent 0 (classifier-free guidance, as Decomp Diffusion
+    samples recombinations); w = 1 with one model and K latents is the plain product of the
+    components.
+    """
+    factors, null_power = [], {}
+    for model, latents in ((model_a, kept), (model_b, given)):
+        latents = latents[None] if latents.dim() == 2 else latents
+        one = latents.shape[0] == 1
+        for j in range(latents.shape[1]):
+            z = latents[0, j] if one else latents[:, j]
+            factors.append(Conditioned(model.denoiser, z.detach()) ** (guidance / model.k))
+        null_power[model] = null_power.get(model, 0.0) - guidance * latents.shape[1] / model.k
+    null_power[model_a] += 1.0
+    for model, power in null_power.items():
+        if abs(power) > 1e-9:
+            factors.append(Conditioned(model.denoiser, torch.zeros(model.latent_dim)) ** power)
+    return Product(factors)
 
 
 def exact_rate(images: np.ndarray, tests: list[Recombination]) -> float:
