@@ -219,9 +219,12 @@ def test_the_recombination_benchmark_runs_at_smoke_size(tmp_path):
     for dataset in ("red-green", "blue-yellow"):
         cg.save(DecomposedDiffusion(components=4, latent_dim=8, width=8, depth=1, encoder_width=8),
                 tmp_path / f"{weights_name(dataset)}.safetensors")
-    main(["bench", "recombination", "--smoke", "--weights", str(tmp_path), "--out", str(tmp_path / "r"),
-          "--quiet"])
+    whole = tmp_path / "k1.safetensors"
+    cg.save(DecomposedDiffusion(components=1, latent_dim=8, width=8, depth=1, encoder_width=8), whole)
+    main(["bench", "recombination", "--smoke", "--weights", str(tmp_path), "--monolithic", str(whole),
+          "--out", str(tmp_path / "r"), "--quiet"])
     result = json.loads((tmp_path / "r" / "recombination.json").read_text())
+    assert 0 <= result["within red-green"]["monolithic"] <= 1
     assert 0 <= result["across data sets"]["reverse w=3"] <= result["across data sets"]["owners_found"] <= 1
     assert (tmp_path / "r" / "recombination.png").exists()
 

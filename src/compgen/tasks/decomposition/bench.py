@@ -60,13 +60,13 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = 6000, scenes: in
             "command": f"compgen bench discovery --dataset {dataset} --steps {steps} "
                        f"--components {components} --seed {seed}",
             "dataset": dataset, "steps": steps, "components": components, "seed": seed,
-            "train_scenes": scenes, "train_seconds": round(seconds, 1),
+            "train_scenes": scenes, "cpu_seconds": round(seconds, 1),
             "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__})
     else:
         model, weights = load(trained), trained
         record = json.loads(trained.with_suffix(".json").read_text())
         dataset, steps, components, seed = (record[k] for k in ("dataset", "steps", "components", "seed"))
-        scenes, seconds, name = record["train_scenes"], record["train_seconds"], trained.stem
+        scenes, seconds, name = record["train_scenes"], record["cpu_seconds"], trained.stem
     images, held_out = make_scenes(test, dataset, seed=TEST_SEED + seed)
     result = decompose(model, images, seed=seed, levels=levels)
     metrics = discovery_metrics(result, held_out)
@@ -123,15 +123,15 @@ PICTURED = 4  # tests drawn per case
 
 
 def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, levels: int = LEVELS,
-                      progress: bool = True) -> dict:
+                      monolithic: Path | None = None) -> dict:
     """Put one object of image B into image A with the models ``bench discovery`` saved in
-    ``weights`` (``decomposition_red-green`` and ``decomposition_blue-yellow``; the monolithic
-    baseline ``decomposition_red-green_k1`` if present): within red-green, and across the
-    two data sets (A red-green, B blue-yellow). Exact-union rates per sampler and baseline."""
+    ``weights`` (``decomposition_red-green`` and ``decomposition_blue-yellow``), within
+    red-green and across the two data sets (A red-green, B blue-yellow); the monolithic
+    baseline (a K = 1 model of red-green) only if ``monolithic`` names its checkpoint.
+    Exact-union rates per sampler and baseline."""
     out.mkdir(parents=True, exist_ok=True)
-    models = {d: load(weights / f"decomposition_{d}.safetensors") for d in ("red-green", "blue-yellow")}
-    whole_path = weights / f"{weights_name('red-green', 1)}.safetensors"
-    whole = load(whole_path) if whole_path.is_file() else None
+    models = {d: load(weights / f"{weights_name(d)}.safetensors") for d in ("red-green", "blue-yellow")}
+    whole = load(monolithic) if monolithic is not None else None
     pool = 4 * tests  # held-out scenes the tests draw from
     held = {d: make_scenes(pool, d, seed=TEST_SEED + seed) for d in models}
     summary: dict = {"benchmark": "recombination", "tests": tests, "seed": seed, "levels": levels}
@@ -271,20 +271,21 @@ def run_concepts(out: Path, images: int = 150, steps: int = 1000, samples: int =
                     f"{sum(r['named'])}/5 | {r['composed_exact']:.2f} |")
     table = "\n".join([
         f"concepts discovered in the frozen scenes_sentences model: {images} unlabeled images, {steps} steps",
-        "| images | matched accuracy | purity (mean) | named | concept 0 & concept 1 exact |",
+        "| images | matched accuracy | purity (mean) | named | classes 0 & 1 composed, exact |",
         "|---|---|---|---|---|", *rows])
     return finish(out, "concepts", summary, table, lambda _, path: plot_concepts(pictures, path))
 
 
 def plot_concepts(pictures: dict, path: Path) -> None:
-    """Per setting: training images, one sample per discovered concept, samples of two composed."""
+    """Per setting: training images, one sample per discovered concept (concept order), samples
+    of the concepts matched to classes 0 and 1, composed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3 * len(pictures), 5, figsize=(6, 3.7 * len(pictures)), squeeze=False)
-    titles = ["training images", "one per concept", "concept 0 & 1"]
+    titles = ["training images", "one sample per concept", "the concepts of classes 0 and 1, composed"]
     for r, (per_image, groups) in enumerate(sorted(pictures.items())):
         for g, group in enumerate(groups):
             row = 3 * r + g

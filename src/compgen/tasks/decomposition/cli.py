@@ -180,6 +180,9 @@ def discovery(args: argparse.Namespace) -> dict:
 def recombination_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None,
                    help="folder with the decomposition_*.safetensors of bench discovery (default: shipped)")
+    p.add_argument("--monolithic", default=None,
+                   help="checkpoint of the K = 1 baseline (bench discovery --dataset red-green "
+                        "--components 1); without it the monolithic column is empty")
     p.add_argument("--tests", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
@@ -190,9 +193,11 @@ def recombination(args: argparse.Namespace) -> dict:
     from compgen.tasks.decomposition.bench import run_recombination
 
     weights = Path(args.weights) if args.weights else WEIGHTS_DIR
+    monolithic = Path(args.monolithic) if args.monolithic else None
     if args.smoke:
-        return run_recombination(Path(args.out), weights, tests=3, seed=args.seed, levels=3)
-    return run_recombination(Path(args.out), weights, args.tests, args.seed)
+        return run_recombination(Path(args.out), weights, tests=3, seed=args.seed, levels=3,
+                                 monolithic=monolithic)
+    return run_recombination(Path(args.out), weights, args.tests, args.seed, monolithic=monolithic)
 
 
 def concepts_flags(p: argparse.ArgumentParser) -> None:

@@ -18,7 +18,6 @@ what has to be discovered is which images belong together and a condition that d
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ from torch import Tensor, nn
 
 from compgen.algebra import guided
 from compgen.models.diffusion import ScoreDiffusion
-from compgen.tasks.images.detector import detect, exact
+from compgen.tasks.images.detector import exact
 from compgen.tasks.images.models import encode, to_model_space
 from compgen.tasks.images.scenes import COLOURS, PLACES, SHAPES, SceneObject, render
 from compgen.training import fit
@@ -132,19 +131,3 @@ def nearest_sentence(vectors: Tensor) -> list[SceneObject]:
     e = encode([o.sentence for o in vocabulary])
     similarity = nn.functional.normalize(vectors.detach(), dim=1) @ nn.functional.normalize(e, dim=1).T
     return [vocabulary[i] for i in similarity.argmax(1).tolist()]
-
-
-@dataclass(frozen=True)
-class ConceptReport:
-    """What the discovered concepts are, judged against the hidden classes."""
-
-    matched_accuracy: float
-    match: list[int]  # class of each concept
-    purity: list[float]  # per concept
-    named: list[bool]  # per concept: nearest sentence is its class's
-    detections: list[list[str]]  # per concept: what the detector saw in its first sample
-
-
-def describe(samples: np.ndarray) -> list[str]:
-    """The detector's findings in each image, as sentences."""
-    return [", ".join(f"{d.colour} {d.shape} {PLACES[d.place]}" for d in detect(s)) for s in samples]
