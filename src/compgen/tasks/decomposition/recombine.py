@@ -77,7 +77,7 @@ def recombined_latents(model_a: DecomposedDiffusion, images_a: np.ndarray, scene
                        model_b: DecomposedDiffusion, images_b: np.ndarray, scenes_b: list[Scene],
                        tests: list[Recombination]) -> list[tuple[Tensor, Tensor] | None]:
     """Per test, (A's latents without the replaced one (K-1, L), B's owning latent (L,)), or None
-    when B's object has no owner or A has no component to spare."""
+    when B's object or one of A's objects has no owner, or A has no component to spare."""
     with torch.no_grad():
         xa, xb = (to_model_space(torch.from_numpy(i)) for i in (images_a, images_b))
         za, zb = model_a.encode(xa), model_b.encode(xb)
