@@ -273,7 +273,8 @@ def run_concepts(out: Path, images: int = 150, steps: int = 1000, samples: int =
         f"concepts discovered in the frozen scenes_sentences model: {images} unlabeled images, {steps} steps",
         "| images | matched accuracy | purity (mean) | named | classes 0 & 1 composed, exact |",
         "|---|---|---|---|---|", *rows])
-    return finish(out, "concepts", summary, table, lambda _, path: plot_concepts(pictures, path))
+    name = "concepts" if seed == 0 else f"concepts_seed{seed}"  # other hidden classes, other files
+    return finish(out, name, summary, table, lambda _, path: plot_concepts(pictures, path))
 
 
 def plot_concepts(pictures: dict, path: Path) -> None:
