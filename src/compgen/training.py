@@ -34,7 +34,7 @@ def dsm_loss(model: DiffusionNetwork, x0: Tensor, cond: Tensor | None, generator
         cond = torch.where(drop, model.num_classes, cond) if model.num_classes is not None \
             else torch.where(drop[:, None], torch.zeros_like(cond), cond)
     eps_hat = model.predict_noise(x_t, t, cond, create_graph=True)
-    return (model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
+    return model.noise_loss(t, eps_hat, eps)
 
 
 def train(model: DiffusionNetwork, data: Tensor, steps: int = TRAIN_STEPS, batch_size: int = TRAIN_BATCH,

@@ -9,6 +9,5 @@ from compgen.models.gaussian_mixture import GaussianMixture
 
 __all__ = [
     "AutoregressiveModel", "DecomposedDiffusion", "EnergyDiffusion", "EnergyTable", "GaussianMixture",
-    "Ising",
-    "Potts", "RBM", "ScoreDiffusion", "lattice_couplings",
+    "Ising", "Potts", "RBM", "ScoreDiffusion", "lattice_couplings",
 ]

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from compgen.algebra.compose import Conditioned, Power, Product
 from compgen.models.diffusion import ScoreDiffusion
+from compgen.models.image import coordinate_grid
 from compgen.models.registry import Checkpointable
 
 
@@ -45,9 +46,7 @@ class SlotEncoder(nn.Module):
         self.cnn = nn.Sequential(nn.Conv2d(channels + 2, width, 5, padding=2), nn.ReLU(),
                                  nn.Conv2d(width, width, 5, padding=2), nn.ReLU(),
                                  nn.Conv2d(width, width, 5, padding=2), nn.ReLU())
-        r = torch.linspace(-1, 1, size)
-        grid = torch.stack(torch.meshgrid(r, r, indexing="ij"))  # (2, S, S): row, column
-        self.register_buffer("coordinates", grid, persistent=False)
+        self.register_buffer("coordinates", coordinate_grid(size), persistent=False)
         self.position = nn.Linear(2, width)
         self.features = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.ReLU(),
                                       nn.Linear(width, width))
@@ -82,9 +81,7 @@ class MaskDecoder(nn.Module):
     def __init__(self, latent_dim: int, channels: int, size: int, width: int = 32):
         super().__init__()
         self.channels = channels
-        r = torch.linspace(-1, 1, size)
-        grid = torch.stack(torch.meshgrid(r, r, indexing="ij"))  # (2, S, S)
-        self.register_buffer("coordinates", grid, persistent=False)
+        self.register_buffer("coordinates", coordinate_grid(size), persistent=False)
         self.latent, self.position = nn.Linear(latent_dim, width), nn.Conv2d(2, width, 1)
         self.net = nn.Sequential(nn.ReLU(), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
                                  nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
@@ -204,7 +201,7 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
             latents = latents * keep[:, None, None]
         t, eps, x_t = self.schedule.noised(x0, generator)
         eps_hat = self.predict_noise(x_t, t, latents)
-        return (self.denoiser.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean() + extra
+        return self.denoiser.noise_loss(t, eps_hat, eps) + extra
 
     def _images(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.dim:

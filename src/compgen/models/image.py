@@ -80,9 +80,7 @@ class ImageUNet(nn.Module):
             w = 2 * width
             self.broadcast = nn.Sequential(nn.SiLU(), nn.Conv2d(w, w, 3, padding=1), nn.SiLU(),
                                            nn.Conv2d(w, MAP_CHANNELS, 3, padding=1))
-        r = torch.linspace(-1, 1, size)
-        coordinates = torch.stack(torch.meshgrid(r, r, indexing="ij"))  # (2, S, S)
-        self.register_buffer("coordinates", coordinates, persistent=False)
+        self.register_buffer("coordinates", coordinate_grid(size), persistent=False)
 
     def forward(self, features: Tensor) -> Tensor:
         d = self.channels * self.size**2
@@ -100,6 +98,12 @@ class ImageUNet(nn.Module):
         if self.scalar:
             return out.sum(dim=(1, 2, 3))[:, None]
         return out.reshape(-1, d)
+
+
+def coordinate_grid(size: int) -> Tensor:
+    """(2, S, S): each pixel's row and column in [-1, 1]."""
+    r = torch.linspace(-1, 1, size)
+    return torch.stack(torch.meshgrid(r, r, indexing="ij"))
 
 
 def image_side(dim: int, channels: int) -> int:

@@ -78,7 +78,7 @@ class Concepts(nn.Module):
                                   conds.repeat(b, 1)).view(b, m + 1, -1)
         uncond, cond = out[:, 0], out[:, 1:]
         eps_hat = uncond + (self.weights[index][:, :, None] * (cond - uncond[:, None])).sum(1)
-        return (model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
+        return model.noise_loss(t, eps_hat, eps)
 
 
 def discover_concepts(model: ScoreDiffusion, images: np.ndarray, concepts: int = 5, steps: int = 1000,
