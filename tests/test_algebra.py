@@ -249,3 +249,30 @@ def test_a_product_of_one_network_under_several_conditions_is_one_forward_pass(g
     torch.testing.assert_close(energy, sum(c.energy(x, 0.3) for c in parts), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(score, sum(c.score(x, 0.3) for c in parts), rtol=1e-5, atol=1e-5)
     assert len(product.leaves()) == 4 and product.components[2] is g  # the algebra's view is unchanged
+
+
+def test_a_weighted_score_weighs_each_coordinate_and_composes_coordinates_exactly(gen):
+    a = cg.GaussianMixture(torch.tensor([[0.0, 0.0]]), 0.5, name="a")
+    b = cg.GaussianMixture(torch.tensor([[2.0, 2.0]]), 0.3, name="b")
+    x = torch.randn(16, 2, generator=gen)
+    half = cg.WeightedScore(a, torch.tensor([0.5, 0.5]))
+    torch.testing.assert_close(half.score(x, 0.3), (a ** 0.5).score(x, 0.3))
+    assert not half.has_energy and half.energy_and_score(x, 0.3)[0] is None
+    per_chain = cg.WeightedScore(a, torch.rand(16, 2, generator=gen))
+    torch.testing.assert_close(per_chain.score(x, 0.3), per_chain.weights * a.score(x, 0.3))
+    # independent coordinates: coordinate 0 from a, coordinate 1 from b is the exact product of
+    # those marginals at every noise level, so the sampler must draw it
+    spatial = cg.WeightedScore(a, torch.tensor([1.0, 0.0])) & cg.WeightedScore(b, torch.tensor([0.0, 1.0]))
+    n = 4000
+    s = cg.sample(spatial, n, "reverse", generator=gen, levels=100).x
+    mean, std = torch.tensor([0.0, 2.0]), torch.tensor([0.5, 0.3])
+    assert ((s.mean(0) - mean).abs() < 4 * std / n ** 0.5).all(), s.mean(0)
+    assert ((s.std(0) / std - 1).abs() < 4 / (2 * n) ** 0.5 + 0.02).all(), s.std(0)  # + discretization
+
+
+def test_a_weighted_score_refuses_weights_of_the_wrong_shape():
+    a = cg.GaussianMixture(torch.zeros(1, 2), 1.0)
+    with pytest.raises(ValueError, match=r"weights must have shape \(2,\) or \(chains, 2\)"):
+        cg.WeightedScore(a, torch.ones(3))
+    with pytest.raises(ValueError, match="weights hold 4 chains"):
+        cg.WeightedScore(a, torch.ones(4, 2)).score(torch.zeros(3, 2))

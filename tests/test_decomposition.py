@@ -202,6 +202,10 @@ def test_decompose_and_recombine_commands_on_scene_files(tmp_path, capsys):
     main(["recombine", str(a), str(b), "--take", "0,1", "--take-b", "2", "--model", str(path),
           "--samples", "2", "--set", "levels=3", "--out", str(tmp_path / "r.png")])
     assert "sample 1:" in capsys.readouterr().out and (tmp_path / "r.png").exists()
+    main(["recombine", str(a), str(b), "--take", "0", "--take-b", "1,2", "--model", str(path),
+          "--composition", "product", "--samples", "1", "--set", "levels=3",
+          "--out", str(tmp_path / "p.png")])
+    assert "sample 0:" in capsys.readouterr().out and (tmp_path / "p.png").exists()
     with pytest.raises(SystemExit):
         main(["recombine", str(a), str(b), "--take", "0,7", "--take-b", "2", "--model", str(path)])
     assert "--take expects distinct component numbers in 0..2" in capsys.readouterr().err
@@ -225,7 +229,8 @@ def test_the_recombination_benchmark_runs_at_smoke_size(tmp_path):
           "--out", str(tmp_path / "r"), "--quiet"])
     result = json.loads((tmp_path / "r" / "recombination.json").read_text())
     assert 0 <= result["within red-green"]["monolithic"] <= 1
-    assert 0 <= result["across data sets"]["reverse w=3"] <= result["across data sets"]["owners_found"] <= 1
+    across = result["across data sets"]
+    assert 0 <= across["spatial reverse w=1"] <= across["owners_found"] <= 1
     assert (tmp_path / "r" / "recombination.png").exists()
 
 
@@ -251,3 +256,25 @@ def test_a_recombination_is_the_product_and_its_guided_form_extrapolates_from_th
         null = model.denoiser.score(x, 0.5, torch.zeros(model.latent_dim))
     torch.testing.assert_close(plain, product)
     torch.testing.assert_close(guided, null + 3 * (product - null), atol=1e-4, rtol=1e-4)
+
+
+def test_a_spatial_recombination_gives_each_pixel_to_the_component_whose_object_it_is(model):
+    from compgen.tasks.decomposition.recombine import spatial_composition
+
+    x = torch.randn(2, model.dim)
+    pixels = model.size ** 2
+    given_mask = torch.zeros(2, 1, pixels)
+    given_mask[:, 0, :100] = 1.0  # B's object: the first 100 pixels
+    kept_mask = torch.softmax(torch.randn(2, 2, pixels), 1)
+    with torch.no_grad():
+        z = model.encode(x)
+        for guidance in (1.0, 3.0):
+            score = spatial_composition(model, z[:, :2], kept_mask, model, z[:, 2:], given_mask,
+                                        guidance).score(x, 0.5)
+            null = model.denoiser.score(x, 0.5, torch.zeros(model.latent_dim))
+            each = [null + guidance * (model.denoiser.score(x, 0.5, z[:, j]) - null) for j in range(3)]
+            weights = torch.cat([kept_mask * (1 - given_mask), given_mask], 1).repeat(1, 1, model.channels)
+            expected = sum(weights[:, j] * each[j] for j in range(3))
+            torch.testing.assert_close(score, expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="masks must hold one row per latent"):
+        spatial_composition(model, z[:, :2], kept_mask[:, :1], model, z[:, 2:], given_mask)

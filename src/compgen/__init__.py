@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (a module itself for data, metrics, samplers)
 _EXPORTS = {
     **dict.fromkeys(["Component", "Conditioned", "DiscreteComponent", "EnergyRequiredError",
-                     "EvaluationError", "FactorGraph", "Mixture", "Power", "Product", "mixture", "negate"],
+                     "EvaluationError", "FactorGraph", "Mixture", "Power", "Product", "WeightedScore",
+                     "mixture", "negate"],
                     "compgen.algebra"),
     **dict.fromkeys(["LogNormalizer", "Normalized", "NotNormalizableError", "log_normalizer", "normalized"],
                     "compgen.algebra.normalizer"),
@@ -63,6 +64,7 @@ if TYPE_CHECKING:  # what static tools and IDEs see: the same names, imported ea
         Mixture,
         Power,
         Product,
+        WeightedScore,
         mixture,
         negate,
     )

@@ -287,6 +287,54 @@ class Power(Composition):
         return f"{base} ** {self.exponent:g}"
 
 
+class WeightedScore(Composition):
+    """The base's score weighted per coordinate: ``weights * score`` (a ``Power`` whose exponent
+    varies over the coordinates of x).
+
+    A product of these whose weights sum to one at every coordinate is a spatial composition
+    (as MultiDiffusion's): each factor governs the coordinates its weights give it, e.g. the
+    pixels of the object its latent stands for. With constant weights it is ``base ** w``; with
+    varying ones the field is in general no gradient, so the result is score-only (MH
+    corrections fall back on the score's line integral, as for any score-only model).
+
+    Args:
+        base: the component whose score is weighted.
+        weights: (D,) one weight per coordinate, or (B, D) one row per chain (B chains).
+    """
+
+    has_energy = False  # over the operands' property: a varying weight leaves no energy
+
+    def __init__(self, base: Component, weights: Tensor):
+        super().__init__([base], "weighted score")
+        weights = torch.as_tensor(weights, dtype=torch.float32)
+        if weights.dim() not in (1, 2) or weights.shape[-1] != base.dim:
+            raise ValueError(f"weights must have shape ({base.dim},) or (chains, {base.dim}), "
+                             f"got {tuple(weights.shape)}")
+        if not torch.isfinite(weights).all():
+            raise ValueError("weights must be finite")
+        self.base, self.weights = base, weights
+
+    def score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Tensor:
+        return self._weigh(x, self.base.score(x, t, **with_condition(cond)))
+
+    def energy_and_score(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None
+                         ) -> tuple[Tensor | None, Tensor]:
+        return self.submit(x, t, cond)()
+
+    def submit(self, x: Tensor, t: float | Tensor = 0.0, cond: Condition = None) -> Pending:
+        pending = self.base.submit(x, t, cond)
+        return lambda: (None, self._weigh(x, pending()[1]))
+
+    def _weigh(self, x: Tensor, score: Tensor) -> Tensor:
+        if self.weights.dim() == 2 and self.weights.shape[0] != x.shape[0]:
+            raise ValueError(f"{self!r}: weights hold {self.weights.shape[0]} chains' rows, x has "
+                             f"{x.shape[0]} chains")
+        return self.weights.to(score) * score
+
+    def __repr__(self) -> str:
+        return f"weighted({self.base!r})"
+
+
 class Conditioned(Composition):
     """A conditional model with its condition bound: ``p(x | c)`` as a plain component (a leaf:
     its model's condition-free parts are not parts of it)."""

@@ -35,6 +35,8 @@ from compgen.tasks.decomposition.recombine import (
     recombination_tests,
     recombined_composition,
     recombined_latents,
+    spatial_composition,
+    stacked,
 )
 from compgen.tasks.images.detector import exact
 from compgen.tasks.images.generate import GUIDANCE, sample_images
@@ -117,8 +119,11 @@ def plot_decomposition(result: Decomposition, path: Path, rows: int = 8) -> None
     plt.close(fig)
 
 
-# (sampler, guidance): the plain product, and with the image models' guidance weight
-RECOMBINATION_SAMPLERS = (("reverse", 1.0), ("reverse", GUIDANCE), ("mala", GUIDANCE))
+# (composition, sampler, guidance): the product plain and with the image models' guidance
+# weight, as Decomp Diffusion samples it; the pixel-weighted composition plain
+RECOMBINATION_SAMPLERS = (("product", "reverse", 1.0), ("product", "reverse", GUIDANCE),
+                          ("product", "mala", GUIDANCE),
+                          ("spatial", "reverse", 1.0), ("spatial", "mala", 1.0))
 PICTURED = 4  # tests drawn per case
 
 
@@ -147,18 +152,20 @@ def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, 
         found = [i for i, p in enumerate(parts) if p is not None]
         result = {"owners_found": len(found) / tests}
         if found:  # one chain per test, each with its own components
-            kept = torch.stack([parts[i][0] for i in found])
-            given = torch.stack([parts[i][1] for i in found])[:, None]
+            batch = stacked([parts[i] for i in found])
         few = found[:PICTURED]
         shown[case] = [images_a[[chosen[i].a for i in few]], images_b[[chosen[i].b for i in few]]]
-        for sampler, guidance in RECOMBINATION_SAMPLERS:
+        for how, sampler, guidance in RECOMBINATION_SAMPLERS:
             passed = 0
             if found:
-                composition = recombined_composition(models[da], kept, models[db], given, guidance)
+                composition = (recombined_composition(models[da], batch.kept, models[db], batch.given,
+                                                      guidance) if how == "product" else
+                               spatial_composition(models[da], batch.kept, batch.kept_masks, models[db],
+                                                   batch.given, batch.given_masks, guidance))
                 x, _ = sample_images(composition, len(found), sampler, seed=seed, **_levels(sampler, levels))
                 passed = sum(exact(x[j].numpy(), list(chosen[i].target)) for j, i in enumerate(found))
                 shown[case].append(x[:PICTURED].numpy())
-            result[_column(sampler, guidance)] = passed / tests  # tests without owners count as failures
+            result[_column(how, sampler, guidance)] = passed / tests  # tests without owners count as failures
         result["pixel_average"] = _pixel_average(models[da], images_a, models[db], images_b, chosen, seed,
                                                  levels)
         if whole is not None and da == db:
@@ -202,8 +209,8 @@ def plot_recombination(shown: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _column(sampler: str, guidance: float) -> str:
-    return f"{sampler} w={guidance:g}"
+def _column(how: str, sampler: str, guidance: float) -> str:
+    return f"{how} {sampler} w={guidance:g}"
 
 
 def _levels(sampler: str, levels: int) -> dict:

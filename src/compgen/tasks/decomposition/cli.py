@@ -102,8 +102,12 @@ def recombine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--take-b", required=True, help="components of B, e.g. 2")
     p.add_argument("--model", default="red-green", help="A's model: red-green, blue-yellow or a path")
     p.add_argument("--from", dest="model_b", default=None, help="B's model (default: A's)")
-    p.add_argument("--guidance", type=float, default=3.0,
-                   help="guidance weight over the null latent (1: the plain product of the components)")
+    p.add_argument("--composition", choices=["spatial", "product"], default="spatial",
+                   help="spatial: each component's score weighted by its share of the pixels (B's "
+                        "components take their object's pixels); product: their plain product")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="guidance weight over the null latent (1: none); default 1 for spatial, "
+                        "3 for product")
     add_sampler_flags(p, default="reverse", choices=["reverse", "ula", "mala"], example="--set levels=30")
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -115,7 +119,7 @@ def recombine(args: argparse.Namespace) -> None:
 
     from compgen.tasks.commands import sampler_settings
     from compgen.tasks.decomposition.pictures import read_png, write_grid
-    from compgen.tasks.decomposition.recombine import recombined_composition
+    from compgen.tasks.decomposition.recombine import recombined_composition, spatial_composition
     from compgen.tasks.images.detector import detect
     from compgen.tasks.images.generate import sample_images
     from compgen.tasks.images.models import to_model_space
@@ -124,9 +128,17 @@ def recombine(args: argparse.Namespace) -> None:
     model_b = model_a if args.model_b is None else _model(args.model_b)
     take_a, take_b = _indices(args.take, model_a.k, "--take"), _indices(args.take_b, model_b.k, "--take-b")
     with torch.no_grad():
-        za = model_a.encode(to_model_space(torch.from_numpy(read_png(args.a, model_a.size)[None])))[0]
-        zb = model_b.encode(to_model_space(torch.from_numpy(read_png(args.b, model_b.size)[None])))[0]
-    composition = recombined_composition(model_a, za[take_a], model_b, zb[take_b], args.guidance)
+        xa = to_model_space(torch.from_numpy(read_png(args.a, model_a.size)[None]))
+        xb = to_model_space(torch.from_numpy(read_png(args.b, model_b.size)[None]))
+        za, zb = model_a.encode(xa)[0], model_b.encode(xb)[0]
+        if args.composition == "spatial":
+            ma, mb = model_a.segmentation(xa)[0], model_b.segmentation(xb)[0]
+    if args.composition == "spatial":
+        composition = spatial_composition(model_a, za[take_a], ma[take_a], model_b, zb[take_b], mb[take_b],
+                                          1.0 if args.guidance is None else args.guidance)
+    else:
+        composition = recombined_composition(model_a, za[take_a], model_b, zb[take_b],
+                                             3.0 if args.guidance is None else args.guidance)
     x, _ = sample_images(composition, args.samples, args.sampler, seed=args.seed,
                          **sampler_settings(args.set))
     for i, image in enumerate(x.numpy()):
