@@ -98,6 +98,20 @@ def test_relational_energy_is_the_sum_of_its_factors_with_its_minimum_at_the_lea
         model.trajectory_factor(obs, 0, AvoidDisc(5, 0.05, 1.0), centre)
 
 
+def test_an_edge_of_the_none_type_is_an_edge_removed():
+    torch.manual_seed(0)
+    model = RelationalPotentials(observed=6, frames=4, hidden=16, none_type=True).eval()
+    torch.nn.init.normal_(model.edge_force[-1].weight)  # a force that is not 0 already
+    obs = scale(torch.from_numpy(simulate("springs", 3, frames=6, seed=2).states), 1.0)
+    z = model.latents(obs)
+    z[:, 0, 1] = z[:, 1, 0] = torch.tensor([1.0, 0.0])  # pair (0, 1): type 0, "no relation"
+    pairs = [(i, j) for i in range(5) for j in range(5) if i != j and {i, j} != {0, 1}]
+    torch.testing.assert_close(model.forecast(obs, latents=z), model.forecast(obs, latents=z, pairs=pairs))
+    other = RelationalPotentials(observed=6, frames=4, hidden=16, none_type=False).eval()
+    other.load_state_dict(model.state_dict())
+    assert (other.forecast(obs, latents=z) - other.forecast(obs, latents=z, pairs=pairs)).abs().max() > 1e-4
+
+
 def test_teacher_forced_loss_is_zero_for_forces_that_explain_the_data():
     """Free particles (no relations, away from walls) change velocity by 0 each frame: forces
     fixed at 0 have zero loss, and their dynamics is constant velocity."""

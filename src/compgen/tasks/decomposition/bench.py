@@ -89,7 +89,7 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = 6000, scenes: in
         f"{metrics['foreground_ari']:.3f} | {metrics['attention_foreground_ari']:.3f} | "
         f"{metrics['mask_foreground_ari']:.3f} | {metrics['coverage']:.3f} |",
     ])
-    tag = name.removeprefix("decomposition_")
+    tag = name.removeprefix("decomposition_") + (f"_seed{seed}" if seed else "")
     np.savez_compressed(out / f"discovery_{tag}_renders.npz", images=result.images[:8],
                         reconstructions=result.reconstructions[:8], renders=result.renders[:8])
     return finish(out, f"discovery_{tag}", summary, table,
@@ -139,7 +139,9 @@ def run_recombination(out: Path, weights: Path, tests: int = 50, seed: int = 0, 
     whole = load(monolithic) if monolithic is not None else None
     pool = 4 * tests  # held-out scenes the tests draw from
     held = {d: make_scenes(pool, d, seed=TEST_SEED + seed) for d in models}
-    summary: dict = {"benchmark": "recombination", "tests": tests, "seed": seed, "levels": levels}
+    summary: dict = {"benchmark": "recombination", "tests": tests, "seed": seed, "levels": levels,
+                     "trained_by": {d: _record(weights / f"{weights_name(d)}.json").get("command")
+                                    for d in models}}
     rows, shown = [], {}
     for case, (da, db) in {"within red-green": ("red-green", "red-green"),
                            "across data sets": ("red-green", "blue-yellow")}.items():
@@ -207,6 +209,11 @@ def plot_recombination(shown: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _record(path: Path) -> dict:
+    """The training record beside a checkpoint ({} if there is none)."""
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _column(how: str, sampler: str, guidance: float) -> str:

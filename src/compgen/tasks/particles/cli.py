@@ -69,15 +69,14 @@ def train_relations(args: argparse.Namespace) -> None:
     import torch
 
     from compgen.tasks.commands import save_with_record
-    from compgen.tasks.particles.bench import BATCH, RELATIONAL
-    from compgen.tasks.particles.models import RelationalPotentials
+    from compgen.tasks.particles.bench import BATCH, relational_model
     from compgen.tasks.particles.training import fit_forecaster, split
 
     out = Path(args.out or f"data/particle_models/{args.kind}.safetensors")
     out.parent.mkdir(parents=True, exist_ok=True)
     train, speed = split(args.kind, args.train_sims, args.seed)
     torch.manual_seed(args.seed)  # the initial weights
-    model = RelationalPotentials(speed=speed, **RELATIONAL)
+    model = relational_model(args.kind, speed)
     report = fit_forecaster(model, train, args.seconds, batch_size=BATCH, seed=args.seed,
                             progress=not args.quiet)
     save_with_record(model, out, args, report["seconds"], kind=args.kind, steps=report["steps"],

@@ -26,6 +26,8 @@ A trajectory tensor is (B, T, P, 4).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -74,12 +76,12 @@ def _frame_starts(last: Tensor, row: Tensor, c: float) -> Tensor:
 class EdgeFactor(Component):
     """Edge (i, j)'s energy over particle i's and j's rows of u (each (P, T, 2), the row's own
     edge first): 1/2 sum_t |u[i, j](t) - F(s_i - s_j | z_ij)|^2. cond: (n, 8 + types), the two
-    last observed states and the edge type probabilities. The network F is shared by every
-    edge and every system size."""
+    last observed states and the edge type probabilities. The force F(relative, types) is
+    shared by every edge and every system size."""
 
     batches_conditions = True
 
-    def __init__(self, force: nn.Module, particles: int, frames: int, c: float):
+    def __init__(self, force: Callable[[Tensor, Tensor], Tensor], particles: int, frames: int, c: float):
         self.force, self.particles, self.frames, self.c = force, particles, frames, c
         self.dim = 2 * particles * frames * 2
 
@@ -88,7 +90,7 @@ class EdgeFactor(Component):
         rows = x.view(n, 2, self.particles, self.frames, 2)
         li, lj, z = cond[:, :4], cond[:, 4:8], cond[:, 8:]
         relative = _frame_starts(li, rows[:, 0], self.c) - _frame_starts(lj, rows[:, 1], self.c)
-        f = self.force(torch.cat([relative, z[:, None].expand(-1, self.frames, -1)], -1))
+        f = self.force(relative, z[:, None].expand(-1, self.frames, -1))
         return 0.5 * ((rows[:, 0, 0] - f) ** 2).sum((1, 2))
 
     def __repr__(self) -> str:
@@ -166,14 +168,16 @@ class RelationalPotentials(Checkpointable, nn.Module):
 
     def __init__(self, observed: int = 49, frames: int = 20, edge_types: int = 2, hidden: int = 64,
                  descent_steps: int = 20, step: float = 0.5, speed: float = 1.0, temperature: float = 0.5,
-                 name: str = "relational_potentials"):
+                 none_type: bool = False, name: str = "relational_potentials"):
         super().__init__()
         self.observed, self.frames, self.descent_steps, self.step, self.speed, self.name = (
             observed, frames, descent_steps, step, speed, name)
-        self.temperature = temperature
+        self.temperature, self.none_type = temperature, none_type
         self.c = FRAME_TIME * speed / BOX  # scaled position change per frame at unit scaled velocity
         self.encoder = EdgeEncoder(observed, edge_types)
         self.edge_force = mlp([4 + edge_types, hidden, hidden, 2])
+        if none_type:  # a random force at the start would teach the encoder to close every edge
+            nn.init.zeros_(self.edge_force[-1].weight), nn.init.zeros_(self.edge_force[-1].bias)
         self.particle_force = mlp([4, hidden, hidden, 2])
 
     def latents(self, observed: Tensor) -> Tensor:
@@ -200,7 +204,7 @@ class RelationalPotentials(Checkpointable, nn.Module):
         p = observed.shape[2]
         z = self.latents(observed) if latents is None else latents
         last = observed[:, -1]  # (B, P, 4)
-        edge = EdgeFactor(self.edge_force, p, self.frames, self.c)
+        edge = EdgeFactor(self.pair_force, p, self.frames, self.c)
         alone = ParticleFactor(self.particle_force, p, self.frames, self.c)
         pairs = [(i, j) for i in range(p) for j in range(p) if i != j] if pairs is None else pairs
         return [*((edge, self.row(p, i, j) + self.row(p, j, i),
@@ -260,6 +264,14 @@ class RelationalPotentials(Checkpointable, nn.Module):
                 step = torch.where(better, step * 1.5, step / 2)
         return self.trajectory(observed, u)
 
+    def pair_force(self, relative: Tensor, types: Tensor) -> Tensor:
+        """F(s_i - s_j | z_ij): (..., 4) relative states and (..., types) edge-type probabilities ->
+        (..., 2) the velocity change j causes on i in one frame. With ``none_type``, edge type 0
+        is "no relation", its force 0 (as NRI's): otherwise every type could carry a common pull
+        between all pairs that the particle forces cancel for 5 particles and not for 6."""
+        force = self.edge_force(torch.cat([relative, types], -1))
+        return force * (1 - types[..., :1]) if self.none_type else force
+
     def forces(self, states: Tensor, latents: Tensor, pairs: list[tuple[int, int]] | None = None
                ) -> tuple[Tensor, Tensor]:
         """(B, P, 4) states and (B, P, P, types) latents -> (B, P, P, 2) the next frame's
@@ -271,7 +283,7 @@ class RelationalPotentials(Checkpointable, nn.Module):
             present = torch.zeros(p, p)
             present[tuple(torch.tensor(pairs).T)] = 1
         relative = states[:, :, None] - states[:, None]  # [i, j] = s_i - s_j
-        u = self.edge_force(torch.cat([relative, latents], -1)) * present[None, :, :, None]
+        u = self.pair_force(relative, latents) * present[None, :, :, None]
         u = u + torch.diag_embed(self.particle_force(states).transpose(1, 2)).permute(0, 2, 3, 1)
         return u, u.sum(2)
 
