@@ -126,9 +126,45 @@ def test_teacher_forced_loss_is_zero_for_forces_that_explain_the_data():
     torch.testing.assert_close(model.forecast(x[:, :6]), constant_velocity(x[:, :6], 4, 1.0))
 
 
+@pytest.mark.parametrize("particles", [5, 7])
+def test_inferred_edge_types_are_the_types_that_generated_the_frames(particles):
+    """Frames rolled out by the model's own forces under known edge types: coordinate descent on
+    the factors' energy of those frames, started from the untrained encoder's guess, finds them
+    (the energy is 0 there and only there, when each type's force differs)."""
+    torch.manual_seed(0)
+    model = RelationalPotentials(observed=21, frames=20, hidden=16, none_type=True).eval()
+    torch.nn.init.normal_(model.edge_force[-1].weight, std=0.3)  # none_type starts it at 0
+    sims = simulate("springs", 64, particles=particles, frames=21, seed=5)
+    start = scale(torch.from_numpy(sims.states), 2.0)
+    upper = torch.rand(64, particles, particles).triu(1) > 0.5
+    truth = (upper | upper.transpose(1, 2)).long()  # (64, P, P) symmetric types; the diagonal unused
+    with torch.no_grad():
+        states, _ = model.dynamics(start, torch.nn.functional.one_hot(truth, 2).float())
+        frames = torch.cat([start[:, -1:], states], 1)  # 21 frames of the model's own dynamics
+        encoder_guess = model.latents(frames).argmax(-1)
+        inferred = model.infer_latents(frames).argmax(-1)
+    off = ~torch.eye(particles, dtype=torch.bool)
+    assert (encoder_guess != truth)[:, off].float().mean() > 0.2  # the search has work to do
+    assert torch.equal(inferred[:, off], truth[:, off])
+
+
+def test_a_state_limit_shows_the_forces_only_states_within_it():
+    torch.manual_seed(0)
+    clamped = RelationalPotentials(observed=4, frames=3, hidden=16, state_limit=1.0)
+    free = RelationalPotentials(observed=4, frames=3, hidden=16)
+    free.load_state_dict(clamped.state_dict())
+    states, types = 3 * torch.randn(500, 4), torch.softmax(torch.randn(500, 2), -1)
+    inside = states.abs().amax(-1) < 1  # own states within the limit: forces unchanged
+    torch.testing.assert_close(clamped.own_force(states[inside]), free.own_force(states[inside]))
+    torch.testing.assert_close(clamped.own_force(states), free.own_force(states.clamp(-1, 1)))
+    torch.testing.assert_close(clamped.pair_force(states, types), free.pair_force(states.clamp(-2, 2), types))
+    assert not torch.allclose(clamped.own_force(states), free.own_force(states))
+
+
 def test_the_relations_benchmark_runs_at_smoke_size(tmp_path):
     result = run_relations(tmp_path, "springs", train_sims=100, test_sims=40, seconds=2, progress=False)
-    assert set(result["forecast_mse"]) == {"constant_velocity", "relational", "monolithic"}
+    assert set(result["forecast_mse"]) == {"constant_velocity", "relational", "relational_encoder_only",
+                                           "monolithic"}
     assert result["training"]["relational"]["steps"] > 0 and 0.5 <= result["relation_accuracy"] <= 1
     assert set(result["more_particles_step_20"]) == {"5", "6", "7", "8"}
     assert (tmp_path / "relations_springs.png").is_file() and "relation recovery" in result["table"]

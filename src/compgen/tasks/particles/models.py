@@ -19,6 +19,8 @@ more particles just mean more edge factors.
 
 Training is maximum likelihood of the factors' Gaussian transitions: the one-frame velocity
 changes of the training futures, each predicted from the true state before it (teacher forcing).
+At prediction time the same factors also judge the encoder's edge types: each pair in turn takes
+the type under which the observed frames' energy is lowest (:meth:`infer_latents`).
 
 Everything lives in scaled units: positions / BOX and velocities / ``speed`` (about [-1, 1]).
 A trajectory tensor is (B, T, P, 4).
@@ -103,7 +105,7 @@ class ParticleFactor(Component):
 
     batches_conditions = True
 
-    def __init__(self, force: nn.Module, particles: int, frames: int, c: float):
+    def __init__(self, force: Callable[[Tensor], Tensor], particles: int, frames: int, c: float):
         self.force, self.particles, self.frames, self.c = force, particles, frames, c
         self.dim = particles * frames * 2
 
@@ -137,6 +139,55 @@ class TrajectoryFactor(Component):
         return f"on_trajectory({self.inner!r})"
 
 
+def _best_edge_types(by_type: Tensor, unexplained: Tensor, types: Tensor, sweeps: int
+                     ) -> tuple[Tensor, Tensor]:
+    """Coordinate descent over symmetric edge types on sum |unexplained - sum_j force_ij|^2:
+    by_type (B, T, P, P, K, 2) each pair's force under each type, unexplained (B, T, P, 2) the
+    velocity changes less the particle forces, types (B, P, P) the start. -> (types, energy (B,))."""
+    b, _, p, _, k, _ = by_type.shape
+    types = types.clone()
+    residual = unexplained - (by_type * nn.functional.one_hot(types, k)[:, None, :, :, :, None]).sum((3, 4))
+    rows = torch.arange(b)
+    for _ in range(sweeps):
+        changed = False
+        for i in range(p):
+            for j in range(i + 1, p):
+                # i's and j's residuals without this edge, then the cost of each type
+                r_i = residual[:, :, i] + by_type[rows, :, i, j, types[:, i, j]]  # (B, T, 2)
+                r_j = residual[:, :, j] + by_type[rows, :, j, i, types[:, j, i]]
+                cost = (((r_i[:, :, None] - by_type[:, :, i, j]) ** 2).sum((1, 3))
+                        + ((r_j[:, :, None] - by_type[:, :, j, i]) ** 2).sum((1, 3)))  # (B, K)
+                best = cost.argmin(1)
+                changed |= bool((best != types[:, i, j]).any())
+                types[:, i, j] = types[:, j, i] = best
+                residual[:, :, i] = r_i - by_type[rows, :, i, j, best]
+                residual[:, :, j] = r_j - by_type[rows, :, j, i, best]
+        if not changed:
+            break
+    return types, (residual ** 2).sum((1, 2, 3))
+
+
+def _relaxed_edge_types(by_type: Tensor, unexplained: Tensor) -> Tensor:
+    """The same least squares with each pair's type weights real (summing to 1, type 0's
+    eliminated), solved exactly and rounded to the largest weight: (B, T, P, P, K, 2),
+    (B, T, P, 2) -> (B, P, P) types."""
+    b, t, p, _, k, _ = by_type.shape
+    pairs = [(i, j) for i in range(p) for j in range(i + 1, p)]
+    # the change each (pair, type > 0) makes to its particles' forces, relative to type 0
+    columns = by_type.new_zeros(b, t, p, 2, len(pairs), k - 1)
+    for n, (i, j) in enumerate(pairs):
+        columns[:, :, i, :, n] = (by_type[:, :, i, j, 1:] - by_type[:, :, i, j, :1]).transpose(-1, -2)
+        columns[:, :, j, :, n] = (by_type[:, :, j, i, 1:] - by_type[:, :, j, i, :1]).transpose(-1, -2)
+    target = unexplained - by_type[:, :, :, :, 0].sum(3)
+    w = torch.linalg.lstsq(columns.reshape(b, t * p * 2, -1), target.reshape(b, -1, 1)).solution
+    w = w.view(b, len(pairs), k - 1)
+    weights = torch.cat([1 - w.sum(-1, keepdim=True), w], -1)  # (B, pairs, K)
+    types = torch.zeros(b, p, p, dtype=torch.long)
+    i, j = torch.tensor(pairs).T
+    types[:, i, j] = types[:, j, i] = weights.argmax(-1)
+    return types
+
+
 class EdgeEncoder(nn.Module):
     """NRI-style node -> edge -> node -> edge message passing over the observed frames:
     (B, T_obs, P, 4) -> (B, P, P, types), edge-type logits per directed edge (diagonal unused)."""
@@ -168,11 +219,13 @@ class RelationalPotentials(Checkpointable, nn.Module):
 
     def __init__(self, observed: int = 49, frames: int = 20, edge_types: int = 2, hidden: int = 64,
                  descent_steps: int = 20, step: float = 0.5, speed: float = 1.0, temperature: float = 0.5,
-                 none_type: bool = False, name: str = "relational_potentials"):
+                 none_type: bool = False, inference_sweeps: int = 5, state_limit: float | None = None,
+                 name: str = "relational_potentials"):
         super().__init__()
         self.observed, self.frames, self.descent_steps, self.step, self.speed, self.name = (
             observed, frames, descent_steps, step, speed, name)
-        self.temperature, self.none_type = temperature, none_type
+        self.temperature, self.none_type, self.inference_sweeps = temperature, none_type, inference_sweeps
+        self.state_limit = state_limit
         self.c = FRAME_TIME * speed / BOX  # scaled position change per frame at unit scaled velocity
         self.encoder = EdgeEncoder(observed, edge_types)
         self.edge_force = mlp([4 + edge_types, hidden, hidden, 2])
@@ -191,6 +244,36 @@ class RelationalPotentials(Checkpointable, nn.Module):
             logits = logits - torch.log(-torch.log(u))
         return torch.softmax(logits / self.temperature, -1)
 
+    def infer_latents(self, observed: Tensor) -> Tensor:
+        """(B, T_obs, P, 4) scaled -> (B, P, P, types): the edge types a forecast uses, one-hot.
+
+        The factors decide, by their energy of the observed frames (each frame's velocity change
+        against the forces at the state before it, as in training): each pair's force under
+        each type is fixed by the observed states, so the energy is a least-squares problem in
+        the pairs' types. Two starts, the encoder's most probable types and the rounded solution
+        of the relaxed problem (each pair's type weights real, summing to 1), are each improved
+        by coordinate descent (each pair in turn takes its best type given all others, until a
+        sweep changes nothing or ``inference_sweeps`` have run); each system keeps the lower.
+        The encoder is trained on 5 particles; this works for any number. With
+        ``inference_sweeps=0``: the encoder's probabilities (:meth:`latents`)."""
+        z = self.latents(observed)
+        if self.inference_sweeps == 0:
+            return z
+        p, k = observed.shape[2], z.shape[-1]
+        with torch.no_grad():
+            s = observed[:, :-1]  # (B, T - 1, P, 4): each observed change's starting state
+            relative = s[:, :, :, None] - s[:, :, None]  # (B, T - 1, P, P, 4): [i, j] = s_i - s_j
+            one_type = torch.eye(k)[:, None, None, None, None].expand(-1, *relative.shape[:-1], -1)
+            off = (1 - torch.eye(p))[:, :, None]
+            # (B, T - 1, P, P, K, 2): each pair's force under each type
+            by_type = torch.stack([self.pair_force(relative, c) * off for c in one_type], -2)
+            unexplained = observed[:, 1:, :, 2:] - s[..., 2:] - self.own_force(s)  # (B, T - 1, P, 2)
+            found = [_best_edge_types(by_type, unexplained, start, self.inference_sweeps)
+                     for start in (z.argmax(-1), _relaxed_edge_types(by_type, unexplained))]
+            (types, energy), (other, other_energy) = found
+            types = torch.where((other_energy < energy)[:, None, None], other, types)
+        return nn.functional.one_hot(types, k).to(z.dtype)
+
     def row(self, particles: int, i: int, first: int) -> list[int]:
         """Indices into u of particle i's row, u[i, first] first, then the rest in order."""
         block = self.frames * 2
@@ -200,12 +283,13 @@ class RelationalPotentials(Checkpointable, nn.Module):
     def factors(self, observed: Tensor, latents: Tensor | None = None,
                 pairs: list[tuple[int, int]] | None = None) -> list[tuple]:
         """FactorGraph factors ``(model, indices, condition)``: one per directed edge in ``pairs``
-        (default: all), conditioned on ``latents`` (default: the encoder's), and one per particle."""
+        (default: all), conditioned on ``latents`` (default: :meth:`infer_latents`), and one per
+        particle."""
         p = observed.shape[2]
-        z = self.latents(observed) if latents is None else latents
+        z = self.infer_latents(observed) if latents is None else latents
         last = observed[:, -1]  # (B, P, 4)
         edge = EdgeFactor(self.pair_force, p, self.frames, self.c)
-        alone = ParticleFactor(self.particle_force, p, self.frames, self.c)
+        alone = ParticleFactor(self.own_force, p, self.frames, self.c)
         pairs = [(i, j) for i in range(p) for j in range(p) if i != j] if pairs is None else pairs
         return [*((edge, self.row(p, i, j) + self.row(p, j, i),
                    torch.cat([last[:, i], last[:, j], z[:, i, j]], -1)) for i, j in pairs),
@@ -243,7 +327,7 @@ class RelationalPotentials(Checkpointable, nn.Module):
         gradient descent there: ``descent_steps`` steps on the whole graph, each chain's step
         halved whenever it would raise that chain's energy (and grown back by 1.5x after an
         accepted one)."""
-        z = self.latents(observed) if latents is None else latents
+        z = self.infer_latents(observed) if latents is None else latents
         states, u = self.dynamics(observed, z, pairs)
         if not extra:
             return states
@@ -269,8 +353,19 @@ class RelationalPotentials(Checkpointable, nn.Module):
         (..., 2) the velocity change j causes on i in one frame. With ``none_type``, edge type 0
         is "no relation", its force 0 (as NRI's): otherwise every type could carry a common pull
         between all pairs that the particle forces cancel for 5 particles and not for 6."""
-        force = self.edge_force(torch.cat([relative, types], -1))
+        force = self.edge_force(torch.cat([self._within(relative, 2.0), types], -1))
         return force * (1 - types[..., :1]) if self.none_type else force
+
+    def own_force(self, states: Tensor) -> Tensor:
+        """G(s_i): (..., 4) states -> (..., 2) the velocity change no edge explains (walls)."""
+        return self.particle_force(self._within(states, 1.0))
+
+    def _within(self, states: Tensor, span: float) -> Tensor:
+        """States clamped to ``span * state_limit`` per value (relative states span twice the
+        range): a force evaluated beyond what training showed extrapolates, and a particle that
+        left the box would be pushed further out each frame. None: unclamped."""
+        limit = None if self.state_limit is None else span * self.state_limit
+        return states if limit is None else states.clamp(-limit, limit)
 
     def forces(self, states: Tensor, latents: Tensor, pairs: list[tuple[int, int]] | None = None
                ) -> tuple[Tensor, Tensor]:
@@ -284,14 +379,14 @@ class RelationalPotentials(Checkpointable, nn.Module):
             present[tuple(torch.tensor(pairs).T)] = 1
         relative = states[:, :, None] - states[:, None]  # [i, j] = s_i - s_j
         u = self.pair_force(relative, latents) * present[None, :, :, None]
-        u = u + torch.diag_embed(self.particle_force(states).transpose(1, 2)).permute(0, 2, 3, 1)
+        u = u + torch.diag_embed(self.own_force(states).transpose(1, 2)).permute(0, 2, 3, 1)
         return u, u.sum(2)
 
     def dynamics(self, observed: Tensor, latents: Tensor | None = None,
                  pairs: list[tuple[int, int]] | None = None) -> tuple[Tensor, Tensor]:
         """The learned forces rolled out frame by frame: (B, frames, P, 4) trajectories and the
         (B, P * P * T * 2) u where each factor's energy is 0."""
-        z = self.latents(observed) if latents is None else latents
+        z = self.infer_latents(observed) if latents is None else latents
         s, states, us = observed[:, -1], [], []
         b, p = s.shape[:2]
         for _ in range(self.frames):
