@@ -128,9 +128,10 @@ def test_teacher_forced_loss_is_zero_for_forces_that_explain_the_data():
 
 @pytest.mark.parametrize("particles", [5, 7])
 def test_inferred_edge_types_are_the_types_that_generated_the_frames(particles):
-    """Frames rolled out by the model's own forces under known edge types: coordinate descent on
-    the factors' energy of those frames, started from the untrained encoder's guess, finds them
-    (the energy is 0 there and only there, when each type's force differs)."""
+    """Frames rolled out by the model's own forces under known edge types: the search on the
+    factors' energy of those frames (from the untrained encoder's guess and from the relaxed
+    least-squares solution) finds them (the energy is 0 there and only there, when each type's
+    force differs)."""
     torch.manual_seed(0)
     model = RelationalPotentials(observed=21, frames=20, hidden=16, none_type=True).eval()
     torch.nn.init.normal_(model.edge_force[-1].weight, std=0.3)  # none_type starts it at 0

@@ -219,7 +219,7 @@ def run_relations(out: Path, kind: str = "springs", train_sims: int = 10_000, te
         preds[name] = predict(test.observed)
         forecast_seconds[name] = round(time.perf_counter() - start, 2)
     with torch.no_grad():
-        latents = {name: torch.cat([m(test.observed[i:i + 256]) for i in range(0, test_sims, 256)])
+        latents = {name: torch.cat([m(o) for o in test.observed.split(256)])
                    for name, m in (("inferred", relational.infer_latents), ("encoder", relational.latents))}
     result = {"machine": machine(), "kind": kind, "train_simulations": train_sims,
               "test_simulations": test_sims,

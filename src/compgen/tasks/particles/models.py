@@ -19,8 +19,8 @@ more particles just mean more edge factors.
 
 Training is maximum likelihood of the factors' Gaussian transitions: the one-frame velocity
 changes of the training futures, each predicted from the true state before it (teacher forcing).
-At prediction time the same factors also judge the encoder's edge types: each pair in turn takes
-the type under which the observed frames' energy is lowest (:meth:`infer_latents`).
+At prediction time the same factors choose the edge types, the encoder's guess only a start:
+the types under which the observed frames' energy is lowest (:meth:`infer_latents`).
 
 Everything lives in scaled units: positions / BOX and velocities / ``speed`` (about [-1, 1]).
 A trajectory tensor is (B, T, P, 4).
@@ -364,8 +364,9 @@ class RelationalPotentials(Checkpointable, nn.Module):
         """States clamped to ``span * state_limit`` per value (relative states span twice the
         range): a force evaluated beyond what training showed extrapolates, and a particle that
         left the box would be pushed further out each frame. None: unclamped."""
-        limit = None if self.state_limit is None else span * self.state_limit
-        return states if limit is None else states.clamp(-limit, limit)
+        if self.state_limit is None:
+            return states
+        return states.clamp(-span * self.state_limit, span * self.state_limit)
 
     def forces(self, states: Tensor, latents: Tensor, pairs: list[tuple[int, int]] | None = None
                ) -> tuple[Tensor, Tensor]:
