@@ -188,6 +188,47 @@ def test_matched_accuracy_finds_the_permutation_of_concepts():
     assert accuracy == 1.0 and (match == perm).all()
 
 
+def test_concepts_stay_in_the_span_of_the_vocabulary_at_its_norm():
+    from compgen.models.pretrained import load_pretrained
+    from compgen.tasks.decomposition.concepts import Concepts
+    from compgen.tasks.images.models import vocabulary_conditions
+
+    vocabulary = vocabulary_conditions()
+    found = Concepts(load_pretrained("scenes_sentences"), 6, vocabulary, seed=2)
+    start = found.scale * torch.nn.functional.normalize(found.vectors, dim=1)
+    assert (found.conditions - start).norm(dim=1).max() < 0.05  # vocabulary conditions, norm ~20
+    with torch.no_grad():
+        found.vectors.normal_()  # anywhere: the model reads the part inside the span, at the norm
+    c = found.conditions
+    assert torch.allclose(c.norm(dim=1), torch.full((5,), found.scale), rtol=1e-5)
+    inside = torch.linalg.lstsq(vocabulary.T, c.T).solution
+    assert torch.allclose(vocabulary.T @ inside, c.T, atol=1e-3)
+    assert torch.allclose(found.weights.sum(1), torch.ones(6))  # one concept per image: a softmax
+    with pytest.raises(ValueError, match="vocabulary must be"):
+        Concepts(load_pretrained("scenes_sentences"), 6, vocabulary[:, :10])
+
+
+def test_dead_concepts_are_restarted_and_live_ones_kept():
+    from compgen.models.pretrained import load_pretrained
+    from compgen.tasks.decomposition.concepts import Concepts
+    from compgen.tasks.images.models import to_model_space, vocabulary_conditions
+    from compgen.tasks.images.scenes import VOCABULARY, render
+
+    vocabulary = vocabulary_conditions()
+    drawn, other = VOCABULARY[5], VOCABULARY[100]
+    assert drawn.colour != other.colour and drawn.place != other.place
+    x = to_model_space(torch.from_numpy(np.stack([render([drawn])] * 8)))
+    found = Concepts(load_pretrained("scenes_sentences"), 8, vocabulary, seed=0)
+    with torch.no_grad():
+        found.vectors[0] = vocabulary[5]  # the images' own sentence: live
+        found.vectors[1] = vocabulary[100]  # another object's: explains them no better than null
+        found.logits.fill_(-5.0)
+        found.logits[:4, 0] = found.logits[4:, 1] = 5.0  # concepts 2-4 are nobody's top concept
+    kept = found.vectors[0].clone()
+    assert found.reseed(x) == [1, 2, 3, 4]
+    assert torch.equal(found.vectors[0], kept)
+
+
 def test_decompose_and_recombine_commands_on_scene_files(tmp_path, capsys):
     from compgen.cli import main
 

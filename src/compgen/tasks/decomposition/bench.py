@@ -242,7 +242,7 @@ def _whole_images(whole, images_a, images_b, tests, seed: int, levels: int) -> f
     return exact_rate(x.numpy(), tests)
 
 
-def run_concepts(out: Path, images: int = 150, steps: int = 1000, samples: int = 20, seed: int = 0,
+def run_concepts(out: Path, images: int = 150, steps: int = 2000, samples: int = 20, seed: int = 0,
                  levels: int = LEVELS, progress: bool = True) -> dict:
     """Discover 5 concepts in the frozen ``scenes_sentences`` model from unlabeled images of 5
     hidden objects, then from images of two of them; judge them against the hidden classes."""
@@ -256,23 +256,27 @@ def run_concepts(out: Path, images: int = 150, steps: int = 1000, samples: int =
     pictures = {}
     for per_image in (1, 2):
         pixels, labels = concept_images(classes, images, per_image, seed)
-        found, seconds = discover_concepts(model, pixels, len(classes), steps, seed=seed, progress=progress)
+        one = per_image == 1  # single-object images: each takes one concept (softmax weights)
+        found, seconds, restarts = discover_concepts(model, pixels, len(classes), steps, one_per_image=one,
+                                                     seed=seed, progress=progress)
         weights = found.weights.detach().numpy()
         accuracy, match = matched_accuracy(weights, labels)
-        names = nearest_sentence(found.vectors)
-        result = {"train_seconds": round(seconds, 1), "matched_accuracy": accuracy, "match": match.tolist(),
+        conditions = found.conditions.detach()
+        names = nearest_sentence(conditions)
+        result = {"train_seconds": round(seconds, 1), "restarted": restarts, "matched_accuracy": accuracy,
+                  "match": match.tolist(),
                   "nearest_sentence": [o.sentence for o in names],
                   "named": [bool(c >= 0 and names[m] == classes[c]) for m, c in enumerate(match)]}
         drawn = []
         purities = []
         for m, c in enumerate(match):
-            x, _ = sample_images(concept_composition(model, found.vectors[m:m + 1]), samples, "reverse",
+            x, _ = sample_images(concept_composition(model, conditions[m:m + 1]), samples, "reverse",
                                  seed=seed + m, levels=levels)
             drawn.append(x.numpy())
             purities.append(purity(x.numpy(), classes[c]) if c >= 0 else 0.0)
         result["purity"] = purities
         pair = [int(np.argmax(match == 0)), int(np.argmax(match == 1))]  # the concepts of classes 0 and 1
-        x, _ = sample_images(concept_composition(model, found.vectors[pair]), samples, "reverse",
+        x, _ = sample_images(concept_composition(model, conditions[pair]), samples, "reverse",
                              seed=seed, levels=levels)
         result["composed_exact"] = float(np.mean([exact(s, [classes[0], classes[1]]) for s in x.numpy()]))
         summary[f"{per_image}_per_image"] = result

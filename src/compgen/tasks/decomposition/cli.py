@@ -214,7 +214,7 @@ def recombination(args: argparse.Namespace) -> dict:
 
 def concepts_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", type=int, default=150, help="unlabeled training images per setting")
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--samples", type=int, default=20, help="samples drawn per concept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")

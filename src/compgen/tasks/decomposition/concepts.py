@@ -4,11 +4,21 @@ Keep the shipped sentence-conditioned scene model frozen; learn M concept vector
 condition space (standardized MiniLM embeddings, :func:`compgen.tasks.images.models.encode`)
 and a weight per image and concept, so that image i's noise is predicted as
 
-    eps_u(x) + sum_m w_im (eps(x | c_m) - eps_u(x)),     w_im = sigmoid(a_im),
+    eps_u(x) + sum_m w_im (eps(x | c_m) - eps_u(x)),
 
 trained with the denoising loss on unlabeled images alone. Each image then picks the concepts
 that explain it, and each concept is a condition like a sentence: sampled alone with guidance,
 composed with ``&`` (a product of guided factors), or named by the nearest real sentence.
+
+Where the concepts may go: the model was trained on the conditions of its vocabulary (the 108
+object sentences), so a concept stays in their span and at their mean norm, and starts at M
+distinct vocabulary conditions picked at random, without looking at the images. Off that span a
+condition is an input the network never saw; the free vectors of the first version wandered
+there and their samples were impure. The weights: ``one_per_image`` makes them a softmax over
+concepts (each image one concept, for single-object images), otherwise a sigmoid per concept
+(any subset). A concept whose images it explains no better than the null condition is dead (a
+local minimum, measured: its loss stays at the null's); :meth:`Concepts.reseed` restarts it at
+another vocabulary condition, as k-means restarts an empty cluster.
 
 The images: ``classes`` hidden objects (shape, colour, place), one per image (or two per image,
 for the multi-concept test). The renderer is deterministic, so a class is a single picture;
@@ -27,8 +37,8 @@ from torch import Tensor, nn
 from compgen.algebra import guided
 from compgen.models.diffusion import ScoreDiffusion
 from compgen.tasks.images.detector import exact
-from compgen.tasks.images.models import encode, to_model_space
-from compgen.tasks.images.scenes import COLOURS, PLACES, SHAPES, SceneObject, render
+from compgen.tasks.images.models import to_model_space, vocabulary_conditions
+from compgen.tasks.images.scenes import COLOURS, PLACES, SHAPES, VOCABULARY, SceneObject, render
 from compgen.training import fit
 
 GUIDANCE = 3.0  # guidance weight when a concept is sampled alone or composed
@@ -53,19 +63,42 @@ def concept_images(classes: list[SceneObject], n: int, per_image: int = 1, seed:
 
 
 class Concepts(nn.Module):
-    """M concept vectors (M, C) and per-image weight logits (N, M) over a frozen conditional model."""
+    """M concept vectors (M, C) over a frozen conditional model, kept in the span of its
+    ``vocabulary`` conditions (V, C) at their mean norm, and per-image weight logits (N, M)."""
 
-    def __init__(self, model: ScoreDiffusion, images: int, concepts: int = 5, seed: int = 0):
+    def __init__(self, model: ScoreDiffusion, images: int, vocabulary: Tensor, concepts: int = 5,
+                 one_per_image: bool = True, seed: int = 0):
         super().__init__()
-        gen = torch.Generator().manual_seed(seed)
+        if vocabulary.dim() != 2 or vocabulary.shape[1] != model.cond_dim or len(vocabulary) < concepts:
+            raise ValueError(f"vocabulary must be (V >= {concepts}, {model.cond_dim}) conditions, "
+                             f"got shape {tuple(vocabulary.shape)}")
+        self.generator = torch.Generator().manual_seed(seed)
         self.model = model.requires_grad_(False)
-        self.vectors = nn.Parameter(torch.randn(concepts, model.cond_dim, generator=gen))
-        self.logits = nn.Parameter(0.1 * torch.randn(images, concepts, generator=gen))
+        self.one_per_image = one_per_image
+        u, s, _ = torch.linalg.svd(vocabulary.T, full_matrices=False)
+        # (C, rank): the span, without directions the vocabulary barely varies in (sentences
+        # move < 0.04 of their norm ~20 out of it)
+        self.register_buffer("basis", u[:, s > 1e-3 * s[0]])
+        self.register_buffer("vocabulary", vocabulary)
+        self.scale = float(vocabulary.norm(dim=1).mean())
+        start = torch.randperm(len(vocabulary), generator=self.generator)[:concepts]
+        self.vectors = nn.Parameter(vocabulary[start].clone())
+        self.logits = nn.Parameter(0.1 * torch.randn(images, concepts, generator=self.generator))
+
+    def __repr__(self) -> str:
+        return f"Concepts({len(self.vectors)} over {self.model!r})"
+
+    @property
+    def conditions(self) -> Tensor:
+        """(M, C): the concepts as the model reads them, in the vocabulary's span at its norm."""
+        inside = self.vectors @ self.basis @ self.basis.T
+        return self.scale * nn.functional.normalize(inside, dim=1)
 
     @property
     def weights(self) -> Tensor:
-        """(N, M) in (0, 1): how much of each concept each image takes."""
-        return torch.sigmoid(self.logits)
+        """(N, M) in (0, 1): how much of each concept each image takes (rows sum to 1 with
+        ``one_per_image``)."""
+        return torch.softmax(self.logits, 1) if self.one_per_image else torch.sigmoid(self.logits)
 
     def loss(self, x0: Tensor, index: Tensor, generator: torch.Generator) -> Tensor:
         """Denoising loss of images x0 (B, D) (rows ``index`` of the training set) under their
@@ -73,28 +106,58 @@ class Concepts(nn.Module):
         model, m = self.model, len(self.vectors)
         t, eps, x_t = model.schedule.noised(x0, generator)
         b = len(x0)
-        conds = torch.cat([model.null_condition.expand(1, -1), self.vectors])  # (M + 1, C)
+        conds = torch.cat([model.null_condition.expand(1, -1), self.conditions])  # (M + 1, C)
         out = model.predict_noise(x_t.repeat_interleave(m + 1, 0), t.repeat_interleave(m + 1),
                                   conds.repeat(b, 1)).view(b, m + 1, -1)
         uncond, cond = out[:, 0], out[:, 1:]
         eps_hat = uncond + (self.weights[index][:, :, None] * (cond - uncond[:, None])).sum(1)
         return model.noise_loss(t, eps_hat, eps)
 
+    @torch.no_grad()
+    def reseed(self, x0: Tensor, images: int = 8, draws: int = 8, dead: float = 0.75) -> list[int]:
+        """Restart dead concepts; returns their indices. A concept is dead when, on (up to
+        ``images`` of) the images (N, D) whose top concept it is, its denoising loss alone is
+        above ``dead`` x the null condition's (``draws`` noise draws each), or when no image
+        picks it. Live concepts reach < 0.5 x null; dead ones stay near 1 (measured)."""
+        model, top = self.model, self.weights.argmax(1)
+        restarted = []
+        for m in range(len(self.vectors)):
+            mine = x0[top == m][:images]
+            if len(mine):
+                x = mine.repeat(draws, 1)
+                t, eps, x_t = model.schedule.noised(x, self.generator)
+                own, null = (model.noise_loss(t, model.predict_noise(x_t, t, c.expand(len(x), -1)), eps)
+                             for c in (self.conditions[m:m + 1], model.null_condition[None]))
+                if own < dead * null:
+                    continue
+            pick = torch.randint(len(self.vocabulary), (1,), generator=self.generator)
+            self.vectors[m] = self.vocabulary[pick]
+            restarted.append(m)
+        return restarted
 
-def discover_concepts(model: ScoreDiffusion, images: np.ndarray, concepts: int = 5, steps: int = 1000,
-                      lr: float = 3e-2, seed: int = 0, progress: bool = True) -> tuple[Concepts, float]:
-    """Fit :class:`Concepts` to (N, 3, S, S) images in [0, 1]; returns it and the seconds taken."""
+
+def discover_concepts(model: ScoreDiffusion, images: np.ndarray, concepts: int = 5, steps: int = 2000,
+                      lr: float = 0.1, one_per_image: bool = True, seed: int = 0, progress: bool = True
+                      ) -> tuple[Concepts, float, list[list[int]]]:
+    """Fit :class:`Concepts` to (N, 3, S, S) images in [0, 1], restarting dead concepts after a
+    quarter and after half of the steps; returns it, the seconds taken and the concepts
+    restarted at each of the two checks."""
     x = to_model_space(torch.from_numpy(images))
-    found = Concepts(model, len(x), concepts, seed)
+    found = Concepts(model, len(x), vocabulary_conditions(), concepts, one_per_image, seed)
     gen = torch.Generator().manual_seed(seed)
+    restarts = []
 
     def loss() -> Tensor:
         index = torch.randint(len(x), (BATCH,), generator=gen)
         return found.loss(x[index], index, gen)
 
+    def check(step: int, _) -> None:
+        if step in (steps // 4, steps // 2):
+            restarts.append(found.reseed(x))
+
     start = time.perf_counter()
-    fit(found, loss, steps, lr, progress)
-    return found, time.perf_counter() - start
+    fit(found, loss, steps, lr, progress, callback=check)
+    return found, time.perf_counter() - start, restarts
 
 
 def matched_accuracy(weights: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -127,7 +190,6 @@ def purity(samples: np.ndarray, target: SceneObject) -> float:
 
 def nearest_sentence(vectors: Tensor) -> list[SceneObject]:
     """For each concept (M, C), the object whose sentence embedding is nearest (cosine)."""
-    vocabulary = [SceneObject(s, c, p) for s in SHAPES for c in COLOURS for p in range(len(PLACES))]
-    e = encode([o.sentence for o in vocabulary])
+    e = vocabulary_conditions()
     similarity = nn.functional.normalize(vectors.detach(), dim=1) @ nn.functional.normalize(e, dim=1).T
-    return [vocabulary[i] for i in similarity.argmax(1).tolist()]
+    return [VOCABULARY[i] for i in similarity.argmax(1).tolist()]

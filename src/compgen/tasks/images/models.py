@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from compgen.models.diffusion import ScoreDiffusion
-from compgen.tasks.images.scenes import COLOURS, PLACES, SHAPES, SIZE, SceneObject, make_scenes, paragraph
+from compgen.tasks.images.scenes import SIZE, VOCABULARY, make_scenes, paragraph
 from compgen.tasks.images.text import EMBEDDING_DIM, sentence_encoder
 from compgen.training import train
 
@@ -44,11 +44,16 @@ def encode(texts: list[str], progress: bool = False) -> Tensor:
 
 
 @functools.cache
+def vocabulary_conditions() -> Tensor:
+    """(108, 384): the conditions of the object sentences, in the order of
+    :data:`~compgen.tasks.images.scenes.VOCABULARY` (cached: do not modify)."""
+    return encode([o.sentence for o in VOCABULARY])
+
+
+@functools.cache
 def _vocabulary_stats() -> tuple[Tensor, float]:
     """Mean (384,) and scale of the embeddings of the 108 object sentences (fixed, so cached)."""
-    vocabulary = [SceneObject(shape, colour, place).sentence
-                  for shape in SHAPES for colour in COLOURS for place in range(len(PLACES))]
-    e = sentence_encoder().encode(vocabulary)
+    e = sentence_encoder().encode([o.sentence for o in VOCABULARY])
     mean = e.mean(0)
     return mean, (e - mean).pow(2).mean().sqrt().item()
 

@@ -43,6 +43,10 @@ class SceneObject:
         return describe(self.shape, self.colour, self.place)
 
 
+VOCABULARY = tuple(SceneObject(s, c, p) for s in SHAPES for c in COLOURS for p in range(len(PLACES)))
+"""Every object the renderer draws (shape x colour x place): 108 of them."""
+
+
 def describe(shape: str, colour: str, place: int) -> str:
     """The sentence for an object, e.g. "a red circle in the top left"."""
     name = PLACES[place]
@@ -54,8 +58,7 @@ def describe(shape: str, colour: str, place: int) -> str:
 def parse(sentence: str) -> SceneObject:
     """The object a sentence describes (the inverse of :func:`describe`); raises ValueError for
     a sentence outside the vocabulary, listing what it accepts."""
-    vocabulary = {describe(s, c, p): SceneObject(s, c, p)
-                  for s in SHAPES for c in COLOURS for p in range(len(PLACES))}
+    vocabulary = {o.sentence: o for o in VOCABULARY}
     try:
         return vocabulary[" ".join(sentence.lower().split())]
     except KeyError:
