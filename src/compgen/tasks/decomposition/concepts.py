@@ -119,7 +119,7 @@ class Concepts(nn.Module):
         ``images`` of) the images (N, D) whose top concept it is, its denoising loss alone is
         above ``dead`` x the null condition's (``draws`` noise draws each), or when no image
         picks it. Live concepts reach < 0.5 x null; dead ones stay near 1 (measured)."""
-        model, top = self.model, self.weights.argmax(1)
+        model, top, conditions = self.model, self.weights.argmax(1), self.conditions
         restarted = []
         for m in range(len(self.vectors)):
             mine = x0[top == m][:images]
@@ -127,7 +127,7 @@ class Concepts(nn.Module):
                 x = mine.repeat(draws, 1)
                 t, eps, x_t = model.schedule.noised(x, self.generator)
                 own, null = (model.noise_loss(t, model.predict_noise(x_t, t, c.expand(len(x), -1)), eps)
-                             for c in (self.conditions[m:m + 1], model.null_condition[None]))
+                             for c in (conditions[m:m + 1], model.null_condition[None]))
                 if own < dead * null:
                     continue
             pick = torch.randint(len(self.vocabulary), (1,), generator=self.generator)
