@@ -47,13 +47,20 @@ def encode(texts: list[str], progress: bool = False) -> Tensor:
 def vocabulary_conditions() -> Tensor:
     """(108, 384): the conditions of the object sentences, in the order of
     :data:`~compgen.tasks.images.scenes.VOCABULARY` (cached: do not modify)."""
-    return encode([o.sentence for o in VOCABULARY])
+    mean, scale = _vocabulary_stats()
+    return (_vocabulary_embeddings() - mean) / scale
+
+
+@functools.cache
+def _vocabulary_embeddings() -> Tensor:
+    """(108, 384) raw MiniLM embeddings of the object sentences (fixed, so cached)."""
+    return sentence_encoder().encode([o.sentence for o in VOCABULARY])
 
 
 @functools.cache
 def _vocabulary_stats() -> tuple[Tensor, float]:
-    """Mean (384,) and scale of the embeddings of the 108 object sentences (fixed, so cached)."""
-    e = sentence_encoder().encode([o.sentence for o in VOCABULARY])
+    """Mean (384,) and scale of the embeddings of the 108 object sentences."""
+    e = _vocabulary_embeddings()
     mean = e.mean(0)
     return mean, (e - mean).pow(2).mean().sqrt().item()
 
