@@ -208,25 +208,28 @@ def test_concepts_stay_in_the_span_of_the_vocabulary_at_its_norm():
         Concepts(load_pretrained("scenes_sentences"), 6, vocabulary[:, :10])
 
 
-def test_dead_concepts_are_restarted_and_live_ones_kept():
+def test_concepts_move_to_the_sentence_that_explains_their_images_better():
     from compgen.models.pretrained import load_pretrained
     from compgen.tasks.decomposition.concepts import Concepts
     from compgen.tasks.images.models import to_model_space, vocabulary_conditions
     from compgen.tasks.images.scenes import VOCABULARY, render
 
     vocabulary = vocabulary_conditions()
-    drawn, other = VOCABULARY[5], VOCABULARY[100]
-    assert drawn.colour != other.colour and drawn.place != other.place
-    x = to_model_space(torch.from_numpy(np.stack([render([drawn])] * 8)))
+    drawn, other, wrong = VOCABULARY[5], VOCABULARY[100], VOCABULARY[50]
+    assert len({drawn.colour, other.colour, wrong.colour}) == 3
+    x = to_model_space(torch.from_numpy(np.stack([render([drawn])] * 4 + [render([other])] * 4)))
     found = Concepts(load_pretrained("scenes_sentences"), 8, vocabulary, seed=0)
     with torch.no_grad():
-        found.vectors[0] = vocabulary[5]  # the images' own sentence: live
-        found.vectors[1] = vocabulary[100]  # another object's: explains them no better than null
+        found.vectors[0] = vocabulary[5]  # the first images' own sentence: nothing does better
+        found.vectors[1] = vocabulary[50]  # a third object's: dead on the other images
         found.logits.fill_(-5.0)
         found.logits[:4, 0] = found.logits[4:, 1] = 5.0  # concepts 2-4 are nobody's top concept
     kept = found.vectors[0].clone()
     assert found.reseed(x) == [1, 2, 3, 4]
     assert torch.equal(found.vectors[0], kept)
+    assert torch.equal(found.vectors[1], vocabulary[100])  # the sentence of the images it holds
+    for m in (2, 3, 4):  # nobody's: moved where the images are, to one of their two sentences
+        assert any(torch.equal(found.vectors[m], vocabulary[i]) for i in (5, 100))
 
 
 def test_decompose_and_recombine_commands_on_scene_files(tmp_path, capsys):

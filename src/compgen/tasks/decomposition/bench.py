@@ -40,7 +40,8 @@ from compgen.tasks.decomposition.recombine import (
 )
 from compgen.tasks.images.detector import exact
 from compgen.tasks.images.generate import GUIDANCE, sample_images
-from compgen.tasks.images.models import to_model_space
+from compgen.tasks.images.models import to_model_space, vocabulary_conditions
+from compgen.tasks.images.scenes import VOCABULARY
 from compgen.tasks.results import finish, machine
 
 TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
@@ -253,28 +254,28 @@ def run_concepts(out: Path, images: int = 150, steps: int = 2000, samples: int =
     classes = hidden_classes(5, seed)
     summary: dict = {"benchmark": "concepts", "classes": [o.sentence for o in classes], "images": images,
                      "steps": steps, "samples": samples, "guidance": CONCEPT_GUIDANCE, "seed": seed}
+    # the reference: the classes' own sentences, sampled as the concepts are
+    sentences = vocabulary_conditions()[[VOCABULARY.index(o) for o in classes]]
+    summary["sentence_purity"] = [purity(x, o) for x, o in
+                                  zip(_concept_samples(model, sentences, samples, seed, levels), classes,
+                                      strict=True)]
     pictures = {}
     for per_image in (1, 2):
         pixels, labels = concept_images(classes, images, per_image, seed)
         one = per_image == 1  # single-object images: each takes one concept (softmax weights)
-        found, seconds, restarts = discover_concepts(model, pixels, len(classes), steps, one_per_image=one,
+        found, seconds, moved = discover_concepts(model, pixels, len(classes), steps, one_per_image=one,
                                                      seed=seed, progress=progress)
         weights = found.weights.detach().numpy()
         accuracy, match = matched_accuracy(weights, labels)
         conditions = found.conditions.detach()
         names = nearest_sentence(conditions)
-        result = {"train_seconds": round(seconds, 1), "restarted": restarts, "matched_accuracy": accuracy,
+        result = {"train_seconds": round(seconds, 1), "moved": moved, "matched_accuracy": accuracy,
                   "match": match.tolist(),
                   "nearest_sentence": [o.sentence for o in names],
                   "named": [bool(c >= 0 and names[m] == classes[c]) for m, c in enumerate(match)]}
-        drawn = []
-        purities = []
-        for m, c in enumerate(match):
-            x, _ = sample_images(concept_composition(model, conditions[m:m + 1]), samples, "reverse",
-                                 seed=seed + m, levels=levels)
-            drawn.append(x.numpy())
-            purities.append(purity(x.numpy(), classes[c]) if c >= 0 else 0.0)
-        result["purity"] = purities
+        drawn = _concept_samples(model, conditions, samples, seed, levels)
+        result["purity"] = [purity(x, classes[c]) if c >= 0 else 0.0
+                            for x, c in zip(drawn, match, strict=True)]
         pair = [int(np.argmax(match == 0)), int(np.argmax(match == 1))]  # the concepts of classes 0 and 1
         x, _ = sample_images(concept_composition(model, conditions[pair]), samples, "reverse",
                              seed=seed, levels=levels)
@@ -288,11 +289,20 @@ def run_concepts(out: Path, images: int = 150, steps: int = 2000, samples: int =
         rows.append(f"| {k} per image | {r['matched_accuracy']:.2f} | {np.mean(r['purity']):.2f} | "
                     f"{sum(r['named'])}/5 | {r['composed_exact']:.2f} |")
     table = "\n".join([
-        f"concepts discovered in the frozen scenes_sentences model: {images} unlabeled images, {steps} steps",
+        f"concepts discovered in the frozen scenes_sentences model: {images} unlabeled images, "
+        f"{steps} steps; the classes' own sentences sampled alike: purity "
+        f"{np.mean(summary['sentence_purity']):.2f}",
         "| images | matched accuracy | purity (mean) | named | classes 0 & 1 composed, exact |",
         "|---|---|---|---|---|", *rows])
     name = "concepts" if seed == 0 else f"concepts_seed{seed}"  # other hidden classes, other files
     return finish(out, name, summary, table, lambda _, path: plot_concepts(pictures, path))
+
+
+def _concept_samples(model, conditions: torch.Tensor, samples: int, seed: int, levels: int
+                     ) -> list[np.ndarray]:
+    """Per condition (M, C), ``samples`` images (samples, 3, S, S) of it alone, guided."""
+    return [sample_images(concept_composition(model, conditions[m:m + 1]), samples, "reverse",
+                          seed=seed + m, levels=levels)[0].numpy() for m in range(len(conditions))]
 
 
 def plot_concepts(pictures: dict, path: Path) -> None:

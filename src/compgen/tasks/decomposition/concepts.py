@@ -17,8 +17,9 @@ condition is an input the network never saw; the free vectors of the first versi
 there and their samples were impure. The weights: ``one_per_image`` makes them a softmax over
 concepts (each image one concept, for single-object images), otherwise a sigmoid per concept
 (any subset). A concept whose images it explains no better than the null condition is dead (a
-local minimum, measured: its loss stays at the null's); :meth:`Concepts.reseed` restarts it at
-another vocabulary condition, as k-means restarts an empty cluster.
+local minimum, measured: its loss stays at the null's), and a live one may fit its images worse
+than their own sentence does; :meth:`Concepts.reseed` moves a concept to the vocabulary
+condition that best denoises its images whenever that one does better.
 
 The images: ``classes`` hidden objects (shape, colour, place), one per image (or two per image,
 for the multi-concept test). The renderer is deterministic, so a class is a single picture;
@@ -91,8 +92,7 @@ class Concepts(nn.Module):
     @property
     def conditions(self) -> Tensor:
         """(M, C): the concepts as the model reads them, in the vocabulary's span at its norm."""
-        inside = self.vectors @ self.basis @ self.basis.T
-        return self.scale * nn.functional.normalize(inside, dim=1)
+        return self._inside(self.vectors)
 
     @property
     def weights(self) -> Tensor:
@@ -100,9 +100,9 @@ class Concepts(nn.Module):
         ``one_per_image``)."""
         return torch.softmax(self.logits, 1) if self.one_per_image else torch.sigmoid(self.logits)
 
-    def loss(self, x0: Tensor, index: Tensor, generator: torch.Generator) -> Tensor:
-        """Denoising loss of images x0 (B, D) (rows ``index`` of the training set) under their
-        weighted concepts, v-weighted as the model was trained."""
+    def errors(self, x0: Tensor, index: Tensor, generator: torch.Generator) -> Tensor:
+        """(B,) denoising errors of images x0 (B, D) (rows ``index`` of the training set) under
+        their weighted concepts, v-weighted as the model was trained."""
         model, m = self.model, len(self.vectors)
         t, eps, x_t = model.schedule.noised(x0, generator)
         b = len(x0)
@@ -111,53 +111,84 @@ class Concepts(nn.Module):
                                   conds.repeat(b, 1)).view(b, m + 1, -1)
         uncond, cond = out[:, 0], out[:, 1:]
         eps_hat = uncond + (self.weights[index][:, :, None] * (cond - uncond[:, None])).sum(1)
-        return model.noise_loss(t, eps_hat, eps)
+        return _errors(model, t, eps_hat, eps)
+
+    def loss(self, x0: Tensor, index: Tensor, generator: torch.Generator) -> Tensor:
+        """The mean of :meth:`errors`: the training loss."""
+        return self.errors(x0, index, generator).mean()
 
     @torch.no_grad()
-    def reseed(self, x0: Tensor, images: int = 8, draws: int = 8, dead: float = 0.75) -> list[int]:
-        """Restart dead concepts; returns their indices. A concept is dead when, on (up to
-        ``images`` of) the images (N, D) whose top concept it is, its denoising loss alone is
-        above ``dead`` x the null condition's (``draws`` noise draws each), or when no image
-        picks it. Live concepts reach < 0.5 x null; dead ones stay near 1 (measured)."""
-        model, top, conditions = self.model, self.weights.argmax(1), self.conditions
-        restarted = []
+    def reseed(self, x0: Tensor, images: int = 8, draws: int = 4) -> list[int]:
+        """Move concepts to vocabulary conditions that explain their images better; returns the
+        indices of the concepts that moved.
+
+        Concept m's images are (up to ``images`` of) the images (N, D) whose top concept it is,
+        or, when no image picks it, those the concepts explain worst (k-means restarts an empty
+        cluster where the data is farthest from every centre). The vocabulary condition with the
+        lowest denoising loss on them (``draws`` noise draws each, the same for every candidate)
+        replaces the concept when it does better than the concept itself. Gradient descent
+        stalls in local minima (measured: a dead concept's loss stays at the null condition's;
+        live ones fit their images worse than their class's sentence); the images stay unlabeled
+        and the vocabulary is the model's own.
+        """
+        moved = []
         for m in range(len(self.vectors)):
-            mine = x0[top == m][:images]
-            if len(mine):
-                x = mine.repeat(draws, 1)
-                t, eps, x_t = model.schedule.noised(x, self.generator)
-                own, null = (model.noise_loss(t, model.predict_noise(x_t, t, c.expand(len(x), -1)), eps)
-                             for c in (conditions[m:m + 1], model.null_condition[None]))
-                if own < dead * null:
-                    continue
-            pick = torch.randint(len(self.vocabulary), (1,), generator=self.generator)
-            self.vectors[m] = self.vocabulary[pick]
-            restarted.append(m)
-        return restarted
+            mine = x0[self.weights.argmax(1) == m][:images]
+            if not len(mine):
+                index = torch.arange(len(x0)).repeat(draws)
+                worst = self.errors(x0[index], index, self.generator).view(draws, -1).mean(0)
+                mine = x0[worst.topk(min(images, len(x0))).indices]
+            t, eps, x_t = self._noised(mine, draws)
+            candidates = torch.cat([self.conditions[m:m + 1], self._inside(self.vocabulary)])
+            losses = torch.cat([self._condition_errors(x_t, t, eps, c).mean(1) for c in candidates.split(12)])
+            best = int(losses[1:].argmin())
+            if losses[1 + best] < losses[0] and not torch.equal(self.vectors[m], self.vocabulary[best]):
+                self.vectors[m] = self.vocabulary[best]
+                moved.append(m)
+        return moved
+
+    def _inside(self, vectors: Tensor) -> Tensor:
+        """Vectors (n, C) as the model reads a concept: projected on the span, at the norm."""
+        return self.scale * nn.functional.normalize(vectors @ self.basis @ self.basis.T, dim=1)
+
+    def _noised(self, x0: Tensor, draws: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``draws`` noised copies of each image: t (R,), eps and x_t (R, D), R = draws x n."""
+        return self.model.schedule.noised(x0.repeat(draws, 1), self.generator)
+
+    def _condition_errors(self, x_t: Tensor, t: Tensor, eps: Tensor, conds: Tensor) -> Tensor:
+        """(n, R) errors of each of n conditions (n, C) on the same R noised images."""
+        n, r = len(conds), len(x_t)
+        eps_hat = self.model.predict_noise(x_t.repeat(n, 1), t.repeat(n), conds.repeat_interleave(r, 0))
+        return _errors(self.model, t.repeat(n), eps_hat, eps.repeat(n, 1)).view(n, r)
+
+
+def _errors(model: ScoreDiffusion, t: Tensor, eps_hat: Tensor, eps: Tensor) -> Tensor:
+    """(B,) per-image terms of ``model.noise_loss``: the weighted squared noise errors."""
+    return model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)
 
 
 def discover_concepts(model: ScoreDiffusion, images: np.ndarray, concepts: int = 5, steps: int = 2000,
                       lr: float = 0.1, one_per_image: bool = True, seed: int = 0, progress: bool = True
                       ) -> tuple[Concepts, float, list[list[int]]]:
-    """Fit :class:`Concepts` to (N, 3, S, S) images in [0, 1], restarting dead concepts after a
-    quarter and after half of the steps; returns it, the seconds taken and the concepts
-    restarted at each of the two checks."""
+    """Fit :class:`Concepts` to (N, 3, S, S) images in [0, 1], checking for better vocabulary
+    conditions (:meth:`Concepts.reseed`) after a quarter, half and all of the steps; returns it,
+    the seconds taken and the concepts moved at each of the three checks."""
     x = to_model_space(torch.from_numpy(images))
     found = Concepts(model, len(x), vocabulary_conditions(), concepts, one_per_image, seed)
     gen = torch.Generator().manual_seed(seed)
-    restarts = []
+    moved = []
 
     def loss() -> Tensor:
         index = torch.randint(len(x), (BATCH,), generator=gen)
         return found.loss(x[index], index, gen)
 
     def check(step: int, _) -> None:
-        if step in (steps // 4, steps // 2):
-            restarts.append(found.reseed(x))
+        if step in (steps // 4, steps // 2, steps):
+            moved.append(found.reseed(x))
 
     start = time.perf_counter()
     fit(found, loss, steps, lr, progress, callback=check)
-    return found, time.perf_counter() - start, restarts
+    return found, time.perf_counter() - start, moved
 
 
 def matched_accuracy(weights: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
