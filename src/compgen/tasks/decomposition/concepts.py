@@ -131,15 +131,16 @@ class Concepts(nn.Module):
         live ones fit their images worse than their class's sentence); the images stay unlabeled
         and the vocabulary is the model's own.
         """
-        moved = []
+        moved, top = [], self.weights.argmax(1)  # the weights stay as they are: moves change vectors only
         for m in range(len(self.vectors)):
-            mine = x0[self.weights.argmax(1) == m][:images]
+            mine = x0[top == m][:images]
             if not len(mine):
                 index = torch.arange(len(x0)).repeat(draws)
                 worst = self.errors(x0[index], index, self.generator).view(draws, -1).mean(0)
                 mine = x0[worst.topk(min(images, len(x0))).indices]
             t, eps, x_t = self._noised(mine, draws)
             candidates = torch.cat([self.conditions[m:m + 1], self._inside(self.vocabulary)])
+            # 12 candidates a forward pass: 12 x R rows keep the batch small
             losses = torch.cat([self._condition_errors(x_t, t, eps, c).mean(1) for c in candidates.split(12)])
             best = int(losses[1:].argmin())
             if losses[1 + best] < losses[0] and not torch.equal(self.vectors[m], self.vocabulary[best]):
