@@ -138,7 +138,7 @@ class Concepts(nn.Module):
                 index = torch.arange(len(x0)).repeat(draws)
                 worst = self.errors(x0[index], index, self.generator).view(draws, -1).mean(0)
                 mine = x0[worst.topk(min(images, len(x0))).indices]
-            t, eps, x_t = self._noised(mine, draws)
+            t, eps, x_t = self.model.schedule.noised(mine.repeat(draws, 1), self.generator)  # draws x n rows
             candidates = torch.cat([self.conditions[m:m + 1], self._inside(self.vocabulary)])
             # 12 candidates a forward pass: 12 x R rows keep the batch small
             losses = torch.cat([self._condition_errors(x_t, t, eps, c).mean(1) for c in candidates.split(12)])
@@ -151,10 +151,6 @@ class Concepts(nn.Module):
     def _inside(self, vectors: Tensor) -> Tensor:
         """Vectors (n, C) as the model reads a concept: projected on the span, at the norm."""
         return self.scale * nn.functional.normalize(vectors @ self.basis @ self.basis.T, dim=1)
-
-    def _noised(self, x0: Tensor, draws: int) -> tuple[Tensor, Tensor, Tensor]:
-        """``draws`` noised copies of each image: t (R,), eps and x_t (R, D), R = draws x n."""
-        return self.model.schedule.noised(x0.repeat(draws, 1), self.generator)
 
     def _condition_errors(self, x_t: Tensor, t: Tensor, eps: Tensor, conds: Tensor) -> Tensor:
         """(n, R) errors of each of n conditions (n, C) on the same R noised images."""
