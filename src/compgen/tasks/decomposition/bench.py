@@ -193,7 +193,7 @@ def plot_recombination(shown: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    titles = ["A", "B", *[f"A + B's object, {_column(*c)}" for c in RECOMBINATION_SAMPLERS]]
+    titles = ["A", "B", *[f"A + B's object\n{_column(*c)}" for c in RECOMBINATION_SAMPLERS]]
     rows = [(case, [column[i] for column in columns]) for case, columns in shown.items()
             for i in range(len(columns[0]))]
     n = max(len(rows), 1)
