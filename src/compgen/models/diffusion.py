@@ -170,10 +170,14 @@ class DiffusionNetwork(Checkpointable, Component, nn.Module):
         1, plain denoising score matching."""
         return torch.ones_like(t)
 
+    def noise_errors(self, t: Tensor, eps_hat: Tensor, eps: Tensor) -> Tensor:
+        """(B,) per-example terms of :meth:`noise_loss`: ``w_t ||eps_hat - eps||^2``."""
+        return self.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)
+
     def noise_loss(self, t: Tensor, eps_hat: Tensor, eps: Tensor) -> Tensor:
         """The training loss of predicted noise eps_hat against eps, both (B, D) at levels t (B,):
         ``mean_b w_t ||eps_hat - eps||^2`` with :meth:`noise_loss_weight` w_t."""
-        return (self.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)).mean()
+        return self.noise_errors(t, eps_hat, eps).mean()
 
     def __repr__(self) -> str:
         return self.name or f"{type(self).__name__}(dim={self.dim})"

@@ -111,7 +111,7 @@ class Concepts(nn.Module):
                                   conds.repeat(b, 1)).view(b, m + 1, -1)
         uncond, cond = out[:, 0], out[:, 1:]
         eps_hat = uncond + (self.weights[index][:, :, None] * (cond - uncond[:, None])).sum(1)
-        return _errors(model, t, eps_hat, eps)
+        return model.noise_errors(t, eps_hat, eps)
 
     def loss(self, x0: Tensor, index: Tensor, generator: torch.Generator) -> Tensor:
         """The mean of :meth:`errors`: the training loss."""
@@ -132,6 +132,7 @@ class Concepts(nn.Module):
         and the vocabulary is the model's own.
         """
         moved, top = [], self.weights.argmax(1)  # the weights stay as they are: moves change vectors only
+        sentences = self._inside(self.vocabulary)
         for m in range(len(self.vectors)):
             mine = x0[top == m][:images]
             if not len(mine):
@@ -139,7 +140,7 @@ class Concepts(nn.Module):
                 worst = self.errors(x0[index], index, self.generator).view(draws, -1).mean(0)
                 mine = x0[worst.topk(min(images, len(x0))).indices]
             t, eps, x_t = self.model.schedule.noised(mine.repeat(draws, 1), self.generator)  # draws x n rows
-            candidates = torch.cat([self.conditions[m:m + 1], self._inside(self.vocabulary)])
+            candidates = torch.cat([self.conditions[m:m + 1], sentences])
             # 12 candidates a forward pass: 12 x R rows keep the batch small
             losses = torch.cat([self._condition_errors(x_t, t, eps, c).mean(1) for c in candidates.split(12)])
             best = int(losses[1:].argmin())
@@ -156,12 +157,7 @@ class Concepts(nn.Module):
         """(n, R) errors of each of n conditions (n, C) on the same R noised images."""
         n, r = len(conds), len(x_t)
         eps_hat = self.model.predict_noise(x_t.repeat(n, 1), t.repeat(n), conds.repeat_interleave(r, 0))
-        return _errors(self.model, t.repeat(n), eps_hat, eps.repeat(n, 1)).view(n, r)
-
-
-def _errors(model: ScoreDiffusion, t: Tensor, eps_hat: Tensor, eps: Tensor) -> Tensor:
-    """(B,) per-image terms of ``model.noise_loss``: the weighted squared noise errors."""
-    return model.noise_loss_weight(t) * ((eps_hat - eps) ** 2).sum(-1)
+        return self.model.noise_errors(t.repeat(n), eps_hat, eps.repeat(n, 1)).view(n, r)
 
 
 def discover_concepts(model: ScoreDiffusion, images: np.ndarray, concepts: int = 5, steps: int = 2000,
