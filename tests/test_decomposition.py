@@ -77,27 +77,53 @@ def test_the_product_of_the_components_is_the_models_prediction(model):
     torch.testing.assert_close(single.score(x[:1].expand(3, -1), t)[0], want[0], atol=1e-4, rtol=1e-4)
 
 
-def test_the_mask_decoder_splits_every_pixel_and_its_loss_reaches_the_encoder():
-    bare = DecomposedDiffusion(components=3, latent_dim=8, width=8, depth=1, encoder_width=8, mask_weight=0.0)
-    x = torch.rand(2, bare.dim) * 2 - 1
-    with torch.no_grad():
-        torch.testing.assert_close(bare.segmentation(x), bare.attention(x))  # no decoder: the attention
-    with pytest.raises(ValueError, match="no mask decoder"):
-        bare.mixture(torch.zeros(2, 3, 8))
-    full = DecomposedDiffusion(components=3, latent_dim=8, width=8, depth=1, encoder_width=8, mask_weight=1.0)
-    mixed, masks = full.mixture(full.encode(x))
+def test_the_autoencoder_stage_trains_encoder_and_mask_decoder_and_nothing_else(model):
+    x = torch.rand(2, model.dim) * 2 - 1
+    mixed, masks = model.mixture(model.encode(x))
     assert mixed.shape == x.shape and masks.shape == (2, 3, 24 * 24)
     torch.testing.assert_close(masks.sum(1), torch.ones(2, 24 * 24))
-    gen = torch.Generator().manual_seed(0)
-    # the mixture term alone is what separates the two losses (same draws, same weights otherwise)
-    bare.load_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("decoder.")})
     with torch.no_grad():
-        extra = ((full.mixture(full.encode(x))[0] - x) ** 2).sum(-1).mean()
-        both = full.loss(x, torch.Generator().manual_seed(0)) - bare.loss(x, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(both, extra, atol=1e-3, rtol=1e-4)
-    full.zero_grad()
-    full.loss(x, gen).backward()
-    assert full.decoder.latent.weight.grad.abs().sum() > 0
+        torch.testing.assert_close(model.segmentation(x), masks)
+    model.zero_grad(set_to_none=True)
+    loss = model.autoencoder_loss(x)
+    torch.testing.assert_close(loss, ((mixed - x) ** 2).sum(-1).mean())
+    loss.backward()
+    stage = {id(p) for p in model.autoencoder().parameters()}
+    for p in model.parameters():  # gradients exactly on the stage's parameters
+        assert (p.grad is not None and p.grad.abs().sum() > 0) == (id(p) in stage)
+    assert not stage & {id(p) for p in model.denoiser.parameters()}
+    assert repr(model.autoencoder()) == f"{model!r}.autoencoder"
+
+
+def test_the_denoising_stage_takes_latents_as_data_and_trains_the_denoiser_only(model):
+    x = torch.rand(4, model.dim) * 2 - 1
+    latents = model.encode(x)  # still attached to the encoder's graph
+    model.zero_grad(set_to_none=True)
+    model.denoising_loss(x, latents, torch.Generator().manual_seed(0)).backward()
+    assert all(p.grad is None for p in model.autoencoder().parameters())
+    assert model.denoiser.net.unet.conv_in.weight.grad.abs().sum() > 0
+    # with no condition dropout the loss is the mean image's noise error through these latents
+    gen = torch.Generator().manual_seed(3)
+    model.cond_dropout = 0.0
+    try:
+        got = model.denoising_loss(x, latents, gen)
+    finally:
+        model.cond_dropout = 0.1
+    gen = torch.Generator().manual_seed(3)
+    torch.rand(4, generator=gen)  # the dropout draw
+    t, eps, x_t = model.schedule.noised(x, gen)
+    torch.testing.assert_close(got, model.denoiser.noise_loss(t, model.predict_noise(x_t, t, latents), eps))
+
+
+def test_training_runs_the_autoencoder_then_the_denoiser_on_its_frozen_latents():
+    from compgen.tasks.decomposition.models import train_decomposition
+
+    short, _ = train_decomposition("red-green", 1, scenes=32, progress=False, autoencoder_steps=2)
+    longer, _ = train_decomposition("red-green", 3, scenes=32, progress=False, autoencoder_steps=2)
+    a, b = short.state_dict(), longer.state_dict()
+    same = {k for k in a if torch.equal(a[k], b[k])}
+    assert {k for k in a if not k.startswith("denoiser.")} <= same  # more denoiser steps move only it
+    assert any(not k.startswith("denoiser.") for k in a) and any(k not in same for k in a)
 
 
 def test_the_broadcast_condition_map_lets_the_condition_move_single_pixels():
@@ -110,15 +136,14 @@ def test_the_broadcast_condition_map_lets_the_condition_move_single_pixels():
     assert net(features).shape == (2, 3 * 64)
 
 
-def test_the_encoder_learns_through_the_denoising_loss_and_the_model_checkpoints(model, tmp_path):
+def test_the_model_checkpoints_and_rejects_bad_shapes(model, tmp_path):
     x = torch.rand(4, model.dim) * 2 - 1
-    model.zero_grad()
-    model.loss(x, torch.Generator().manual_seed(0)).backward()
-    assert model.encoder.initial.grad.abs().sum() > 0 and model.to_latent.weight.grad.abs().sum() > 0
     cg.save(model, tmp_path / "m.safetensors")
     loaded = cg.load(tmp_path / "m.safetensors")
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode(x), model.encode(x))
+        torch.testing.assert_close(loaded.predict_noise(x, 0.3, model.encode(x)),
+                                   model.predict_noise(x, 0.3, model.encode(x)))
     with pytest.raises(ValueError, match=r"latents must have shape \(B, K, 8\)"):
         model.components(torch.zeros(2, 3, 5))
     with pytest.raises(ValueError, match="expects images of shape"):

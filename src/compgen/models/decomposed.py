@@ -4,19 +4,21 @@ shared conditional denoiser turns each latent into a component, and the image is
 After Decomp Diffusion (Su et al. 2024): the predicted noise of an image is the mean of the K
 denoiser predictions ``eps(x_t, t | z_k)``, so its score is the sum of K component scores
 ``-eps(x_t, t | z_k) / (K sigma_t)``: a product of K component densities, each the denoiser
-given one latent raised to the power 1/K. Trained with the denoising loss on whole images and
-nothing else; what each component stands for is whatever the loss finds.
+given one latent raised to the power 1/K. What each component stands for is whatever training
+finds; no labels or masks are used.
 
 The encoder is slot attention (Locatello et al. 2020): K slots compete for the pixels of a CNN
 feature map (a softmax over slots at each pixel), so each latent summarizes a part of the image
 rather than all of it. Decomp Diffusion's plain CNN encoder leaves the split to the denoiser.
 
-Optionally (``mask_weight > 0``) the latents are also trained to redraw the image as a mixture,
-as slot attention's own autoencoder does: a small spatial broadcast decoder turns each latent
+Training has two stages (:mod:`compgen.tasks.decomposition.models`). First the encoder learns
+alone as slot attention's own autoencoder: a small spatial broadcast decoder turns each latent
 into a colour and a mask logit per pixel, the masks are a softmax over the K latents, and the
-mixture's squared error joins the denoising loss. Measured on CPU budgets: with the denoising
-loss alone the latents stayed nearly unused for thousands of steps; the mixture gives each
-latent a part of the image from the start, and the denoiser then learns to use it.
+mixture must redraw the image (:meth:`DecomposedDiffusion.autoencoder_loss`). Then the encoder
+is frozen and the denoiser learns to draw images from their latents with the denoising loss of
+the mean (:meth:`DecomposedDiffusion.denoising_loss`). Measured on CPU budgets: with the
+denoising loss alone the latents stayed nearly unused for thousands of steps, and trained
+jointly with the mixture the denoiser's gradients made the encoder's split worse (README).
 """
 
 from __future__ import annotations
@@ -109,19 +111,18 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
             latent (zeros), so the denoiser also learns the unconditional model guidance needs.
         condition_map: how the denoiser draws a latent as input channels (``"broadcast"``:
             full resolution; ``"coarse"``: the text-to-image models' coarse map).
-        mask_weight: weight of the mixture reconstruction loss (0: denoising loss only).
         init_seed: seeds every initial weight.
     """
 
     def __init__(self, channels: int = 3, size: int = 24, components: int = 4, latent_dim: int = 32,
                  width: int = 16, depth: int = 2, encoder_width: int = 32, cond_dropout: float = 0.1,
-                 condition_map: str = "broadcast", mask_weight: float = 1.0, init_seed: int = 0,
+                 condition_map: str = "broadcast", init_seed: int = 0,
                  name: str | None = None):
         nn.Module.__init__(self)
         if components < 1:
             raise ValueError(f"components must be >= 1, got {components}")
         self.channels, self.size, self.k, self.latent_dim = channels, size, components, latent_dim
-        self.cond_dropout, self.mask_weight, self.name = cond_dropout, mask_weight, name
+        self.cond_dropout, self.name = cond_dropout, name
         self.denoiser = ScoreDiffusion(channels * size * size, hidden=width, layers=depth, backbone="unet2d",
                                        channels=channels, cond_dim=latent_dim, cond_dropout=0.0,
                                        init_seed=init_seed, prediction="v", condition_map=condition_map,
@@ -130,7 +131,7 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
             torch.manual_seed(init_seed)
             self.encoder = SlotEncoder(channels, size, components, encoder_width)
             self.to_latent = nn.Linear(encoder_width, latent_dim)
-            self.decoder = MaskDecoder(latent_dim, channels, size) if mask_weight > 0 else None
+            self.decoder = MaskDecoder(latent_dim, channels, size)
         self.dim, self.schedule = self.denoiser.dim, self.denoiser.schedule
 
     def encode(self, x: Tensor) -> Tensor:
@@ -143,9 +144,7 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
 
     def mixture(self, latents: Tensor) -> tuple[Tensor, Tensor]:
         """The mask decoder's picture of latents (B, K, L): the mixture (B, D) and the masks
-        (B, K, S * S), a softmax over K at each pixel. Needs ``mask_weight > 0``."""
-        if self.decoder is None:
-            raise ValueError(f"{self!r} has no mask decoder (mask_weight=0)")
+        (B, K, S * S), a softmax over K at each pixel."""
         b, k, _ = latents.shape
         colours, logits = self.decoder(latents.reshape(b * k, -1))
         masks = torch.softmax(logits.view(b, k, -1), dim=1)
@@ -154,10 +153,12 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
 
     def segmentation(self, x: Tensor) -> Tensor:
         """(B, D) images -> (B, K, S * S): each latent's share of each pixel (sums to 1 over K),
-        the mask decoder's masks if there is one, else the encoder's attention."""
-        if self.decoder is None:
-            return self.attention(x)
+        the mask decoder's masks."""
         return self.mixture(self.encode(x))[1]
+
+    def autoencoder(self) -> nn.Module:
+        """What the first training stage fits: the encoder, its map to latents, the mask decoder."""
+        return _Modules(f"{self!r}.autoencoder", [self.encoder, self.to_latent, self.decoder])
 
     def predict_noise(self, x: Tensor, t: float | Tensor, latents: Tensor) -> Tensor:
         """The image's predicted noise, the mean over its K latents: x (B, D), latents (B, K, L)."""
@@ -188,20 +189,19 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
         """The product of :meth:`components`: the model of the encoded images."""
         return Product(self.components(latents))
 
-    def loss(self, x0: Tensor, generator: torch.Generator) -> Tensor:
-        """The denoising loss of whole images (B, D) through their own latents (v-weighted, as
-        :func:`compgen.training.dsm_loss`), plus ``mask_weight`` times the squared error of the
-        latents' mixture (:meth:`mixture`), both summed over pixels."""
-        latents = self.encode(x0)
-        extra = 0.0
-        if self.decoder is not None:
-            extra = self.mask_weight * ((self.mixture(latents)[0] - x0) ** 2).sum(-1).mean()
-        if self.cond_dropout > 0:
-            keep = torch.rand(len(x0), generator=generator) >= self.cond_dropout
-            latents = latents * keep[:, None, None]
+    def autoencoder_loss(self, x0: Tensor) -> Tensor:
+        """Squared error of the latents' mixture (:meth:`mixture`) to the images (B, D), summed
+        over pixels, mean over images: the first training stage."""
+        return ((self.mixture(self.encode(x0))[0] - x0) ** 2).sum(-1).mean()
+
+    def denoising_loss(self, x0: Tensor, latents: Tensor, generator: torch.Generator) -> Tensor:
+        """The denoising loss of images (B, D) through their latents (B, K, L) (v-weighted, as
+        :func:`compgen.training.dsm_loss`), a share ``cond_dropout`` of the images given the null
+        latents instead: the second training stage (the latents are data here)."""
+        keep = torch.rand(len(x0), generator=generator) >= self.cond_dropout
+        latents = latents.detach() * keep[:, None, None]
         t, eps, x_t = self.schedule.noised(x0, generator)
-        eps_hat = self.predict_noise(x_t, t, latents)
-        return self.denoiser.noise_loss(t, eps_hat, eps) + extra
+        return self.denoiser.noise_loss(t, self.predict_noise(x_t, t, latents), eps)
 
     def _images(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.dim:
@@ -210,3 +210,14 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
 
     def __repr__(self) -> str:
         return self.name or f"DecomposedDiffusion(K={self.k})"
+
+
+class _Modules(nn.ModuleList):
+    """Modules trained together, shown by name (in progress bars)."""
+
+    def __init__(self, name: str, modules: list[nn.Module]):
+        super().__init__(modules)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name

@@ -29,7 +29,13 @@ from compgen.tasks.decomposition.evaluate import (
     discovery_metrics,
     split_foreground_ari,
 )
-from compgen.tasks.decomposition.models import BATCH, COMPONENTS, train_decomposition, weights_name
+from compgen.tasks.decomposition.models import (
+    AUTOENCODER_STEPS,
+    BATCH,
+    COMPONENTS,
+    train_decomposition,
+    weights_name,
+)
 from compgen.tasks.decomposition.recombine import (
     exact_rate,
     recombination_tests,
@@ -47,28 +53,32 @@ from compgen.tasks.results import finish, machine
 TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
 
 
-def run_discovery(out: Path, dataset: str = "all", steps: int = 6000, scenes: int = 10_000, test: int = 100,
+def run_discovery(out: Path, dataset: str = "all", steps: int = 5000, scenes: int = 10_000, test: int = 100,
                   seed: int = 0, levels: int = LEVELS, progress: bool = True, components: int = COMPONENTS,
-                  trained: Path | None = None) -> dict:
-    """Train (``steps`` of :data:`BATCH` images), save the weights and their training record
-    beside the results, evaluate. With ``trained`` (a checkpoint this benchmark wrote, its
-    record beside it), evaluate that model instead of training one."""
+                  trained: Path | None = None, autoencoder_steps: int = AUTOENCODER_STEPS) -> dict:
+    """Train (``autoencoder_steps``, then ``steps`` denoiser steps, of :data:`BATCH` images),
+    save the weights and their training record beside the results, evaluate. With ``trained``
+    (a checkpoint this benchmark wrote, its record beside it), evaluate that model instead of
+    training one."""
     out.mkdir(parents=True, exist_ok=True)
     if trained is None:
-        model, seconds = train_decomposition(dataset, steps, scenes, seed, progress, components)
+        model, seconds = train_decomposition(dataset, steps, scenes, seed, progress, components,
+                                             autoencoder_steps)
         name = weights_name(dataset, components)
         weights = out / f"{name}.safetensors"
         save(model, weights)
         write_json(weights.with_suffix(".json"), {
             "command": f"compgen bench discovery --dataset {dataset} --steps {steps} "
-                       f"--components {components} --seed {seed}",
-            "dataset": dataset, "steps": steps, "components": components, "seed": seed,
+                       f"--autoencoder-steps {autoencoder_steps} --components {components} --seed {seed}",
+            "dataset": dataset, "steps": steps, "autoencoder_steps": autoencoder_steps,
+            "components": components, "seed": seed,
             "train_scenes": scenes, "cpu_seconds": round(seconds, 1),
             "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__})
     else:
         model, weights = load(trained), trained
         record = json.loads(trained.with_suffix(".json").read_text())
         dataset, steps, components, seed = (record[k] for k in ("dataset", "steps", "components", "seed"))
+        autoencoder_steps = record["autoencoder_steps"]
         scenes, seconds, name = record["train_scenes"], record["cpu_seconds"], trained.stem
     images, held_out = make_scenes(test, dataset, seed=TEST_SEED + seed)
     result = decompose(model, images, seed=seed, levels=levels)
@@ -77,11 +87,13 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = 6000, scenes: in
         x = to_model_space(torch.from_numpy(images))
         metrics["attention_foreground_ari"] = split_foreground_ari(model.attention(x), held_out)
         metrics["mask_foreground_ari"] = split_foreground_ari(model.segmentation(x), held_out)
-    summary = {"benchmark": "discovery", "dataset": dataset, "steps": steps, "batch": BATCH,
+    summary = {"benchmark": "discovery", "dataset": dataset, "autoencoder_steps": autoencoder_steps,
+               "steps": steps, "batch": BATCH,
                "components": components, "train_scenes": scenes, "seed": seed, "levels": levels,
                "train_seconds": round(seconds, 1), "weights": weights.name, **metrics, "machine": machine()}
     table = "\n".join([
-        f"discovery on {dataset!r}: {steps} steps of {BATCH} images ({seconds / 60:.1f} min), "
+        f"discovery on {dataset!r}: {autoencoder_steps} autoencoder and {steps} denoiser steps of {BATCH} "
+        f"images ({seconds / 60:.1f} min), "
         f"{test} held-out scenes",
         "| reconstruction MSE | reconstruction exact | FG-ARI (renders) | FG-ARI (encoder attention) "
         "| FG-ARI (masks) | coverage |",
