@@ -102,17 +102,13 @@ def test_the_denoising_stage_takes_latents_as_data_and_trains_the_denoiser_only(
     model.denoising_loss(x, latents, torch.Generator().manual_seed(0)).backward()
     assert all(p.grad is None for p in model.autoencoder().parameters())
     assert model.denoiser.net.unet.conv_in.weight.grad.abs().sum() > 0
-    # with no condition dropout the loss is the mean image's noise error through these latents
+    # the mean image's noise error through these latents, those of dropped images zeroed
+    got = model.denoising_loss(x, latents, torch.Generator().manual_seed(3))
     gen = torch.Generator().manual_seed(3)
-    model.cond_dropout = 0.0
-    try:
-        got = model.denoising_loss(x, latents, gen)
-    finally:
-        model.cond_dropout = 0.1
-    gen = torch.Generator().manual_seed(3)
-    torch.rand(4, generator=gen)  # the dropout draw
+    keep = torch.rand(4, generator=gen) >= model.cond_dropout
     t, eps, x_t = model.schedule.noised(x, gen)
-    torch.testing.assert_close(got, model.denoiser.noise_loss(t, model.predict_noise(x_t, t, latents), eps))
+    want = model.denoiser.noise_loss(t, model.predict_noise(x_t, t, latents * keep[:, None, None]), eps)
+    torch.testing.assert_close(got, want)
 
 
 def test_training_runs_the_autoencoder_then_the_denoiser_on_its_frozen_latents():

@@ -45,13 +45,14 @@ def train_decomposition(dataset: str, steps: int, scenes: int = 10_000, seed: in
     def autoencoder_loss() -> torch.Tensor:
         return model.autoencoder_loss(x[torch.randint(len(x), (BATCH,), generator=gen)])
 
-    def denoising_loss() -> torch.Tensor:
-        index = torch.randint(len(x), (BATCH,), generator=gen)
-        return model.denoising_loss(x[index], latents[index], gen)
-
     start = time.perf_counter()
     fit(model.autoencoder(), autoencoder_loss, autoencoder_steps, LR, progress, ema_decay=0.999)
     with torch.no_grad():
         latents = torch.cat([model.encode(chunk) for chunk in x.split(500)])
+
+    def denoising_loss() -> torch.Tensor:
+        index = torch.randint(len(x), (BATCH,), generator=gen)
+        return model.denoising_loss(x[index], latents[index], gen)
+
     fit(model.denoiser, denoising_loss, steps, LR, progress, ema_decay=0.999)
     return model, time.perf_counter() - start
