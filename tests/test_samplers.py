@@ -311,7 +311,9 @@ def test_diagnostics_flag_acceptance_collapse_and_weight_degeneracy():
     q = gauss([0.0, 0.0], 1.0, "a") & cg.data.toy2d.ring()
     stuck = cg.sample(q, 128, "mala", levels=20, adapt=False, step_size=50.0)
     assert any("acceptance collapsed" in d for d in stuck.diagnostics())
-    one_level = cg.sample(q, 128, "mala", levels=2, steps=1)  # N(0, I) -> the ring in one jump
+    # N(0, I) -> the ring in one jump; seeded: the minimum ESS is 1-2% on most seeds but once
+    # came out at 5.1%, just above the 5% floor
+    one_level = cg.sample(q, 128, "mala", levels=2, steps=1, generator=torch.Generator().manual_seed(0))
     assert one_level.ess is not None and any("SMC weights degenerated" in d for d in one_level.diagnostics())
 
 
