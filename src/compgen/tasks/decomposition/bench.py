@@ -33,6 +33,7 @@ from compgen.tasks.decomposition.models import (
     AUTOENCODER_STEPS,
     BATCH,
     COMPONENTS,
+    DENOISER_STEPS,
     train_decomposition,
     weights_name,
 )
@@ -53,7 +54,8 @@ from compgen.tasks.results import finish, machine
 TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
 
 
-def run_discovery(out: Path, dataset: str = "all", steps: int = 5000, scenes: int = 10_000, test: int = 100,
+def run_discovery(out: Path, dataset: str = "all", steps: int = DENOISER_STEPS, scenes: int = 10_000,
+                  test: int = 100,
                   seed: int = 0, levels: int = LEVELS, progress: bool = True, components: int = COMPONENTS,
                   trained: Path | None = None, autoencoder_steps: int = AUTOENCODER_STEPS) -> dict:
     """Train (``autoencoder_steps``, then ``steps`` denoiser steps, of :data:`BATCH` images),

@@ -165,11 +165,12 @@ def _seen(detections) -> str:
 
 def discovery_flags(p: argparse.ArgumentParser) -> None:
     from compgen.tasks.decomposition.data import DATASETS
+    from compgen.tasks.decomposition.models import AUTOENCODER_STEPS, DENOISER_STEPS
 
     p.add_argument("--dataset", choices=list(DATASETS), default="all")
-    p.add_argument("--steps", type=int, default=5000,
+    p.add_argument("--steps", type=int, default=DENOISER_STEPS,
                    help="denoiser training steps (16 images each; ~0.4 s per step on one core)")
-    p.add_argument("--autoencoder-steps", type=int, default=8000,
+    p.add_argument("--autoencoder-steps", type=int, default=AUTOENCODER_STEPS,
                    help="slot autoencoder training steps, before the denoiser's (16 images each; ~0.11 s "
                         "per step)")
     p.add_argument("--test", type=int, default=100, help="held-out scenes")

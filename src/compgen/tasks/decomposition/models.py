@@ -18,6 +18,7 @@ COMPONENTS = 4  # up to 3 objects and the background
 BATCH = 16  # images per step; the denoiser runs K times per image
 LR = 2e-3
 AUTOENCODER_STEPS = 8000  # about 0.11 s each on one core, a fifth of a denoiser step
+DENOISER_STEPS = 5000  # about 0.4 s each: both stages fit in the hour
 
 
 def decomposition_model(dataset: str, seed: int = 0, components: int = COMPONENTS) -> DecomposedDiffusion:
