@@ -105,7 +105,8 @@ def benchmark_folder(name: str, out: str | None, force: bool) -> Path:
         return folder
     folder, stem = Path(out), name.replace("-", "_")
     if not force and folder.is_dir():
-        tracked = [Path(f).name for f in _tracked_files(folder) if Path(f).name.startswith(stem)]
+        # only the folder's own files: a benchmark does not write into its subfolders
+        tracked = [f for f in _tracked_files(folder) if "/" not in f and f.startswith(stem)]
         if tracked:
             raise ValueError(f"--out {out} holds results that git tracks ({', '.join(sorted(tracked)[:3])}"
                              f"{', ...' if len(tracked) > 3 else ''}); pass --force to overwrite them, or "
