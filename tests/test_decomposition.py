@@ -321,6 +321,10 @@ def test_a_recombination_is_the_product_and_its_guided_form_extrapolates_from_th
         null = model.denoiser.score(x, 0.5, torch.zeros(model.latent_dim))
     torch.testing.assert_close(plain, product)
     torch.testing.assert_close(guided, null + 3 * (product - null), atol=1e-4, rtol=1e-4)
+    # one model's guided reconstruction is the same formula
+    with torch.no_grad():
+        own = model.composition(z, guidance=3.0).score(x, 0.5)
+    torch.testing.assert_close(own, guided, atol=1e-4, rtol=1e-4)
 
 
 def test_a_spatial_recombination_gives_each_pixel_to_the_component_whose_object_it_is(model):

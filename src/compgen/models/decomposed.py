@@ -185,9 +185,17 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
         return [Conditioned(self.denoiser, z[0, j] if one else z[:, j]) ** (1 / self.k)
                 for j in range(z.shape[1])]
 
-    def composition(self, latents: Tensor) -> Product:
-        """The product of :meth:`components`: the model of the encoded images."""
-        return Product(self.components(latents))
+    def composition(self, latents: Tensor, guidance: float = 1.0) -> Product:
+        """The product of :meth:`components` (latents shaped as there): the model of the encoded images.
+
+        With ``guidance`` w, classifier-free guidance over the null latent 0:
+        ``p(x | 0) ** (1 - w) * prod_k p(x | z_k) ** (w / K)``; w = 1 is the plain product.
+        """
+        components = self.components(latents)
+        if guidance == 1.0:
+            return Product(components)
+        null = Conditioned(self.denoiser, torch.zeros(self.latent_dim)) ** (1 - guidance)
+        return Product([Power(c.base, c.exponent * guidance) for c in components] + [null])
 
     def autoencoder_loss(self, x0: Tensor) -> Tensor:
         """Squared error of the latents' mixture (:meth:`mixture`) to the images (B, D), summed

@@ -67,9 +67,14 @@ def _model(name: str):
 
 
 def decompose_flags(p: argparse.ArgumentParser) -> None:
+    from compgen.tasks.decomposition.evaluate import RECONSTRUCTION_GUIDANCE
+
     p.add_argument("image", help="a 24 x 24 RGB PNG (e.g. from `compgen decomposition-scene`)")
     p.add_argument("--model", default="red-green",
                    help="shipped model (red-green or blue-yellow) or a checkpoint path")
+    p.add_argument("--guidance", type=float, default=RECONSTRUCTION_GUIDANCE,
+                   help="guidance weight of the reconstruction over the null latent (1: the plain product "
+                        "of the components); each component alone is drawn unguided")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="decomposition.png")
 
@@ -85,7 +90,7 @@ def decompose(args: argparse.Namespace) -> None:
 
     model = _model(args.model)
     image = read_png(args.image, model.size)[None]
-    result = split(model, image, seed=args.seed)
+    result = split(model, image, seed=args.seed, guidance=args.guidance)
     with torch.no_grad():
         share = model.segmentation(to_model_space(torch.from_numpy(image)))[0].mean(-1)
     print(f"composed: {_seen(detect(result.reconstructions[0]))}")
@@ -202,7 +207,8 @@ def recombination_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monolithic", default=None,
                    help="checkpoint of the K = 1 baseline (bench discovery --dataset red-green "
                         "--components 1); without it the monolithic column is empty")
-    p.add_argument("--tests", type=int, default=50)
+    p.add_argument("--tests", type=int, default=150,
+                   help="recombinations per case (one SE of a rate: <= 0.04)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, for tests")
 
