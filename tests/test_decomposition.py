@@ -325,6 +325,8 @@ def test_a_recombination_is_the_product_and_its_guided_form_extrapolates_from_th
     with torch.no_grad():
         own = model.composition(z, guidance=3.0).score(x, 0.5)
     torch.testing.assert_close(own, guided, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="guidance must be > 0"):
+        model.composition(z, guidance=0.0)
 
 
 def test_a_spatial_recombination_gives_each_pixel_to_the_component_whose_object_it_is(model):

@@ -191,6 +191,8 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
         With ``guidance`` w, classifier-free guidance over the null latent 0:
         ``p(x | 0) ** (1 - w) * prod_k p(x | z_k) ** (w / K)``; w = 1 is the plain product.
         """
+        if not guidance > 0:
+            raise ValueError(f"guidance must be > 0 (1: the plain product), got {guidance}")
         components = self.components(latents)
         if guidance == 1.0:
             return Product(components)
