@@ -56,9 +56,9 @@ TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
 
 
 def run_discovery(out: Path, dataset: str = "all", steps: int = DENOISER_STEPS, scenes: int = 10_000,
-                  test: int = 100,
-                  seed: int = 0, levels: int = LEVELS, progress: bool = True, components: int = COMPONENTS,
-                  trained: Path | None = None, autoencoder_steps: int = AUTOENCODER_STEPS) -> dict:
+                  test: int = 100, seed: int = 0, levels: int = LEVELS, progress: bool = True,
+                  components: int = COMPONENTS, trained: Path | None = None,
+                  autoencoder_steps: int = AUTOENCODER_STEPS) -> dict:
     """Train (``autoencoder_steps``, then ``steps`` denoiser steps, of :data:`BATCH` images),
     save the weights and their training record beside the results, evaluate. With ``trained``
     (a checkpoint this benchmark wrote, its record beside it), evaluate that model instead of
@@ -80,8 +80,8 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = DENOISER_STEPS, 
     else:
         model, weights = load(trained), trained
         record = json.loads(trained.with_suffix(".json").read_text())
-        dataset, steps, components, seed = (record[k] for k in ("dataset", "steps", "components", "seed"))
-        autoencoder_steps = record["autoencoder_steps"]
+        dataset, steps, autoencoder_steps, components, seed = (
+            record[k] for k in ("dataset", "steps", "autoencoder_steps", "components", "seed"))
         scenes, seconds, name = record["train_scenes"], record["cpu_seconds"], trained.stem
     images, held_out = make_scenes(test, dataset, seed=TEST_SEED + seed)
     result = decompose(model, images, seed=seed, levels=levels)
@@ -91,14 +91,13 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = DENOISER_STEPS, 
         metrics["attention_foreground_ari"] = split_foreground_ari(model.attention(x), held_out)
         metrics["mask_foreground_ari"] = split_foreground_ari(model.segmentation(x), held_out)
     summary = {"benchmark": "discovery", "dataset": dataset, "autoencoder_steps": autoencoder_steps,
-               "steps": steps, "batch": BATCH,
-               "components": components, "train_scenes": scenes, "seed": seed, "levels": levels,
-               "reconstruction_guidance": RECONSTRUCTION_GUIDANCE, "train_seconds": round(seconds, 1),
-               "weights": weights.name, **metrics, "machine": machine()}
+               "steps": steps, "batch": BATCH, "components": components, "train_scenes": scenes,
+               "seed": seed, "levels": levels, "reconstruction_guidance": RECONSTRUCTION_GUIDANCE,
+               "train_seconds": round(seconds, 1), "weights": weights.name, **metrics, "machine": machine()}
     table = "\n".join([
         f"discovery on {dataset!r}: {autoencoder_steps} autoencoder and {steps} denoiser steps of {BATCH} "
-        f"images ({seconds / 60:.1f} min), "
-        f"{test} held-out scenes; reconstructions guided (w = {RECONSTRUCTION_GUIDANCE:g}), lone renders not",
+        f"images ({seconds / 60:.1f} min), {test} held-out scenes; reconstructions guided "
+        f"(w = {RECONSTRUCTION_GUIDANCE:g}), lone renders not",
         "| reconstruction MSE | reconstruction exact | FG-ARI (renders) | FG-ARI (encoder attention) "
         "| FG-ARI (masks) | coverage |",
         "|---|---|---|---|---|---|",
