@@ -140,6 +140,14 @@ def test_the_model_checkpoints_and_rejects_bad_shapes(model, tmp_path):
         torch.testing.assert_close(loaded.encode(x), model.encode(x))
         torch.testing.assert_close(loaded.predict_noise(x, 0.3, model.encode(x)),
                                    model.predict_noise(x, 0.3, model.encode(x)))
+    # the mask decoder's size is part of the config: a deeper one comes back as it was saved
+    deep = DecomposedDiffusion(components=2, latent_dim=8, width=8, depth=1, encoder_width=8,
+                               decoder_layers=4, decoder_kernel=5, init_seed=2)
+    cg.save(deep, tmp_path / "deep.safetensors")
+    back = cg.load(tmp_path / "deep.safetensors")
+    assert back.decoder.net[1].kernel_size == (5, 5) and len(back.decoder.net) == 8
+    with torch.no_grad():
+        torch.testing.assert_close(back.mixture(deep.encode(x))[0], deep.mixture(deep.encode(x))[0])
     with pytest.raises(ValueError, match=r"latents must have shape \(B, K, 8\)"):
         model.components(torch.zeros(2, 3, 5))
     with pytest.raises(ValueError, match="expects images of shape"):
@@ -149,11 +157,16 @@ def test_the_model_checkpoints_and_rejects_bad_shapes(model, tmp_path):
 def test_the_discovery_benchmark_runs_at_smoke_size(tmp_path):
     from compgen.cli import main
 
-    main(["bench", "discovery", "--smoke", "--out", str(tmp_path), "--quiet"])
+    main(["bench", "discovery", "--smoke", "--out", str(tmp_path), "--quiet", "--decoder-layers", "4",
+          "--decoder-kernel", "5"])
     import json
 
     result = json.loads((tmp_path / "discovery_all.json").read_text())
     assert result["images"] == 4 and 0 <= result["coverage"] <= 1 and -1 <= result["foreground_ari"] <= 1
+    # a non-default mask decoder is built, recorded, and named in the command that retrains it
+    assert result["decoder"] == [4, 5]
+    record = json.loads((tmp_path / "decomposition_all.json").read_text())
+    assert record["command"].endswith("--decoder-layers 4 --decoder-kernel 5")
     assert (tmp_path / "discovery_all.png").exists() and (tmp_path / "decomposition_all.safetensors").exists()
 
 

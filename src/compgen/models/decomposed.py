@@ -78,16 +78,18 @@ class SlotEncoder(nn.Module):
 
 class MaskDecoder(nn.Module):
     """Latents (N, L) -> colours (N, C, S, S) and mask logits (N, S, S): a spatial broadcast
-    decoder (the latent tiled over the pixels with their coordinates, then convolutions)."""
+    decoder (the latent tiled over the pixels with their coordinates, then ``layers``
+    convolutions, all but the last ``kernel`` x ``kernel``)."""
 
-    def __init__(self, latent_dim: int, channels: int, size: int, width: int = 32):
+    def __init__(self, latent_dim: int, channels: int, size: int, width: int = 32, layers: int = 3,
+                 kernel: int = 3):
         super().__init__()
         self.channels = channels
         self.register_buffer("coordinates", coordinate_grid(size), persistent=False)
         self.latent, self.position = nn.Linear(latent_dim, width), nn.Conv2d(2, width, 1)
-        self.net = nn.Sequential(nn.ReLU(), nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
-                                 nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
-                                 nn.Conv2d(width, channels + 1, 3, padding=1))
+        hidden = [m for _ in range(layers - 1) for m in (nn.ReLU(), nn.Conv2d(width, width, kernel,
+                                                                                padding=kernel // 2))]
+        self.net = nn.Sequential(*hidden, nn.ReLU(), nn.Conv2d(width, channels + 1, 3, padding=1))
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         grid = self.coordinates.expand(len(z), -1, -1, -1)
@@ -111,13 +113,15 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
             latent (zeros), so the denoiser also learns the unconditional model guidance needs.
         condition_map: how the denoiser draws a latent as input channels (``"broadcast"``:
             full resolution; ``"coarse"``: the text-to-image models' coarse map).
+        decoder_layers, decoder_kernel: the mask decoder's convolutions and their kernel size
+            (:class:`MaskDecoder`).
         init_seed: seeds every initial weight.
     """
 
     def __init__(self, channels: int = 3, size: int = 24, components: int = 4, latent_dim: int = 32,
                  width: int = 16, depth: int = 2, encoder_width: int = 32, cond_dropout: float = 0.1,
-                 condition_map: str = "broadcast", init_seed: int = 0,
-                 name: str | None = None):
+                 condition_map: str = "broadcast", decoder_layers: int = 3, decoder_kernel: int = 3,
+                 init_seed: int = 0, name: str | None = None):
         nn.Module.__init__(self)
         if components < 1:
             raise ValueError(f"components must be >= 1, got {components}")
@@ -131,7 +135,8 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
             torch.manual_seed(init_seed)
             self.encoder = SlotEncoder(channels, size, components, encoder_width)
             self.to_latent = nn.Linear(encoder_width, latent_dim)
-            self.decoder = MaskDecoder(latent_dim, channels, size)
+            self.decoder = MaskDecoder(latent_dim, channels, size, layers=decoder_layers,
+                                       kernel=decoder_kernel)
         self.dim, self.schedule = self.denoiser.dim, self.denoiser.schedule
 
     def encode(self, x: Tensor) -> Tensor:

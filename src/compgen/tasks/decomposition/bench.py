@@ -34,6 +34,7 @@ from compgen.tasks.decomposition.models import (
     AUTOENCODER_STEPS,
     BATCH,
     COMPONENTS,
+    DECODER,
     DENOISER_STEPS,
     train_decomposition,
     weights_name,
@@ -58,21 +59,24 @@ TEST_SEED = 10_000  # held-out scenes: a seed no training run uses
 def run_discovery(out: Path, dataset: str = "all", steps: int = DENOISER_STEPS, scenes: int = 10_000,
                   test: int = 100, seed: int = 0, levels: int = LEVELS, progress: bool = True,
                   components: int = COMPONENTS, trained: Path | None = None,
-                  autoencoder_steps: int = AUTOENCODER_STEPS) -> dict:
+                  autoencoder_steps: int = AUTOENCODER_STEPS, decoder: tuple[int, int] = DECODER) -> dict:
     """Train (``autoencoder_steps``, then ``steps`` denoiser steps, of :data:`BATCH` images),
-    save the weights and their training record beside the results, evaluate. With ``trained``
+    with a mask decoder of ``decoder`` = (layers, kernel); save the weights and their training
+    record beside the results, evaluate. With ``trained``
     (a checkpoint this benchmark wrote, its record beside it), evaluate that model instead of
     training one."""
     out.mkdir(parents=True, exist_ok=True)
     if trained is None:
         model, seconds = train_decomposition(dataset, steps, scenes, seed, progress, components,
-                                             autoencoder_steps)
+                                             autoencoder_steps, decoder)
         name = weights_name(dataset, components)
         weights = out / f"{name}.safetensors"
         save(model, weights)
         write_json(weights.with_suffix(".json"), {
             "command": f"compgen bench discovery --dataset {dataset} --steps {steps} "
-                       f"--autoencoder-steps {autoencoder_steps} --components {components} --seed {seed}",
+                       f"--autoencoder-steps {autoencoder_steps} --components {components} --seed {seed}"
+                       + ("" if decoder == DECODER else
+                          f" --decoder-layers {decoder[0]} --decoder-kernel {decoder[1]}"),
             "dataset": dataset, "steps": steps, "autoencoder_steps": autoencoder_steps,
             "components": components, "seed": seed,
             "train_scenes": scenes, "cpu_seconds": round(seconds, 1),
@@ -90,7 +94,9 @@ def run_discovery(out: Path, dataset: str = "all", steps: int = DENOISER_STEPS, 
         x = to_model_space(torch.from_numpy(images))
         metrics["attention_foreground_ari"] = split_foreground_ari(model.attention(x), held_out)
         metrics["mask_foreground_ari"] = split_foreground_ari(model.segmentation(x), held_out)
+    config = model.config()
     summary = {"benchmark": "discovery", "dataset": dataset, "autoencoder_steps": autoencoder_steps,
+               "decoder": [config["decoder_layers"], config["decoder_kernel"]],
                "steps": steps, "batch": BATCH, "components": components, "train_scenes": scenes,
                "seed": seed, "levels": levels, "reconstruction_guidance": RECONSTRUCTION_GUIDANCE,
                "train_seconds": round(seconds, 1), "weights": weights.name, **metrics, "machine": machine()}

@@ -170,7 +170,7 @@ def _seen(detections) -> str:
 
 def discovery_flags(p: argparse.ArgumentParser) -> None:
     from compgen.tasks.decomposition.data import DATASETS
-    from compgen.tasks.decomposition.models import AUTOENCODER_STEPS, DENOISER_STEPS
+    from compgen.tasks.decomposition.models import AUTOENCODER_STEPS, DECODER, DENOISER_STEPS
 
     p.add_argument("--dataset", choices=list(DATASETS), default="all")
     p.add_argument("--steps", type=int, default=DENOISER_STEPS,
@@ -178,6 +178,10 @@ def discovery_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--autoencoder-steps", type=int, default=AUTOENCODER_STEPS,
                    help="slot autoencoder training steps, before the denoiser's (16 images each; ~0.11 s "
                         "per step)")
+    p.add_argument("--decoder-layers", type=int, default=DECODER[0],
+                   help="convolutions of the autoencoder's mask decoder (README: 4 with --decoder-kernel 5 "
+                        "tried, not shipped)")
+    p.add_argument("--decoder-kernel", type=int, default=DECODER[1], help="their kernel size")
     p.add_argument("--test", type=int, default=100, help="held-out scenes")
     p.add_argument("--components", type=int, default=4,
                    help="K latents per image; 1 trains the monolithic baseline of bench recombination")
@@ -194,10 +198,11 @@ def discovery(args: argparse.Namespace) -> dict:
     if args.smoke:
         return run_discovery(Path(args.out), args.dataset, steps=2, scenes=32, test=4, seed=args.seed,
                              levels=3, progress=not args.quiet, components=args.components,
-                             autoencoder_steps=2)
+                             autoencoder_steps=2, decoder=(args.decoder_layers, args.decoder_kernel))
     return run_discovery(Path(args.out), args.dataset, args.steps, test=args.test, seed=args.seed,
                          progress=not args.quiet, components=args.components,
                          autoencoder_steps=args.autoencoder_steps,
+                         decoder=(args.decoder_layers, args.decoder_kernel),
                          trained=Path(args.trained) if args.trained else None)
 
 

@@ -18,13 +18,17 @@ COMPONENTS = 4  # up to 3 objects and the background
 BATCH = 16  # images per step; the denoiser runs K times per image
 LR = 2e-3
 AUTOENCODER_STEPS = 8000  # about 0.11 s each on one core, a fifth of a denoiser step
+DECODER = (3, 3)  # the mask decoder's convolutions and kernel size (README: (4, 5) tried, not shipped)
 DENOISER_STEPS = 5000  # about 0.4 s each: both stages fit in the hour
 
 
-def decomposition_model(dataset: str, seed: int = 0, components: int = COMPONENTS) -> DecomposedDiffusion:
+def decomposition_model(dataset: str, seed: int = 0, components: int = COMPONENTS,
+                        decoder: tuple[int, int] = DECODER) -> DecomposedDiffusion:
     """An untrained model for scenes of ``dataset`` (the data set only names it); with
-    ``components=1``, the monolithic baseline (one latent per image)."""
-    return DecomposedDiffusion(components=components, init_seed=seed, name=f"decomposed_{dataset}")
+    ``components=1``, the monolithic baseline (one latent per image). ``decoder``: the mask
+    decoder's (layers, kernel)."""
+    return DecomposedDiffusion(components=components, decoder_layers=decoder[0], decoder_kernel=decoder[1],
+                               init_seed=seed, name=f"decomposed_{dataset}")
 
 
 def weights_name(dataset: str, components: int = COMPONENTS) -> str:
@@ -34,13 +38,15 @@ def weights_name(dataset: str, components: int = COMPONENTS) -> str:
 
 def train_decomposition(dataset: str, steps: int, scenes: int = 10_000, seed: int = 0,
                         progress: bool = True, components: int = COMPONENTS,
-                        autoencoder_steps: int = AUTOENCODER_STEPS) -> tuple[DecomposedDiffusion, float]:
+                        autoencoder_steps: int = AUTOENCODER_STEPS,
+                        decoder: tuple[int, int] = DECODER) -> tuple[DecomposedDiffusion, float]:
     """Train on ``scenes`` scenes of ``dataset`` (seed ``seed``): ``autoencoder_steps`` steps of
-    the slot autoencoder, then ``steps`` steps of the denoiser on its latents. Returns the model
+    the slot autoencoder (mask decoder of ``decoder`` = (layers, kernel)), then ``steps`` steps
+    of the denoiser on its latents. Returns the model
     (EMA weights) and the training seconds."""
     images, _ = make_scenes(scenes, dataset, seed=seed)
     x = to_model_space(torch.from_numpy(images))
-    model = decomposition_model(dataset, seed, components)
+    model = decomposition_model(dataset, seed, components, decoder)
     gen = torch.Generator().manual_seed(seed)
 
     def autoencoder_loss() -> torch.Tensor:
