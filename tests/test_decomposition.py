@@ -148,6 +148,8 @@ def test_the_model_checkpoints_and_rejects_bad_shapes(model, tmp_path):
     assert back.decoder.net[1].kernel_size == (5, 5) and len(back.decoder.net) == 8
     with torch.no_grad():
         torch.testing.assert_close(back.mixture(deep.encode(x))[0], deep.mixture(deep.encode(x))[0])
+    with pytest.raises(ValueError, match="odd decoder_kernel"):
+        DecomposedDiffusion(components=2, latent_dim=8, width=8, depth=1, decoder_kernel=4)
     with pytest.raises(ValueError, match=r"latents must have shape \(B, K, 8\)"):
         model.components(torch.zeros(2, 3, 5))
     with pytest.raises(ValueError, match="expects images of shape"):

@@ -125,6 +125,9 @@ class DecomposedDiffusion(Checkpointable, nn.Module):
         nn.Module.__init__(self)
         if components < 1:
             raise ValueError(f"components must be >= 1, got {components}")
+        if decoder_layers < 1 or decoder_kernel < 1 or decoder_kernel % 2 == 0:
+            raise ValueError(f"the mask decoder needs decoder_layers >= 1 and an odd decoder_kernel (the "
+                             f"image keeps its size), got {decoder_layers} and {decoder_kernel}")
         self.channels, self.size, self.k, self.latent_dim = channels, size, components, latent_dim
         self.cond_dropout, self.name = cond_dropout, name
         self.denoiser = ScoreDiffusion(channels * size * size, hidden=width, layers=depth, backbone="unet2d",
