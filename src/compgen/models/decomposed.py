@@ -87,9 +87,10 @@ class MaskDecoder(nn.Module):
         self.channels = channels
         self.register_buffer("coordinates", coordinate_grid(size), persistent=False)
         self.latent, self.position = nn.Linear(latent_dim, width), nn.Conv2d(2, width, 1)
-        hidden = [m for _ in range(layers - 1) for m in (nn.ReLU(), nn.Conv2d(width, width, kernel,
-                                                                                padding=kernel // 2))]
-        self.net = nn.Sequential(*hidden, nn.ReLU(), nn.Conv2d(width, channels + 1, 3, padding=1))
+        convolutions = []
+        for _ in range(layers - 1):
+            convolutions += [nn.ReLU(), nn.Conv2d(width, width, kernel, padding=kernel // 2)]
+        self.net = nn.Sequential(*convolutions, nn.ReLU(), nn.Conv2d(width, channels + 1, 3, padding=1))
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         grid = self.coordinates.expand(len(z), -1, -1, -1)
